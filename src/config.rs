@@ -1,0 +1,195 @@
+//! Settings layered in one place: command-line flags over environment
+//! variables over the config file over built-in defaults.
+//!
+//! The config file is `$POLYBRIEF_CONFIG`, else
+//! `$XDG_CONFIG_HOME/polybrief/config.toml` (or `~/.config/...`); it is
+//! optional. Every key is optional too:
+//!
+//! ```toml
+//! cache_dir = "/data/polybrief"   # env POLYBRIEF_CACHE
+//! offline = false                 # env POLYBRIEF_OFFLINE=1
+//! model = "qwen2.5-coder-0.5b-instruct-q4_k_m"   # env POLYBRIEF_MODEL
+//! threads = 2                     # env POLYBRIEF_THREADS
+//! prompts_dir = "my-prompts"      # env POLYBRIEF_PROMPTS
+//! models_dir = "my-manifests"     # env POLYBRIEF_MODELS_DIR: extra manifests
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The settings after layering. Fields are public: this is plain data.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where verified model files are kept.
+    pub cache_dir: PathBuf,
+    /// Never touch the network.
+    pub offline: bool,
+    /// Model id to use for the LLM tasks; `None` means the manifest default.
+    pub model: Option<String>,
+    /// Number of CPU threads for inference; `None` means all cores.
+    pub threads: Option<usize>,
+    /// A folder of prompt templates overriding the built-in ones.
+    pub prompts_dir: Option<PathBuf>,
+    /// A folder of extra model manifests (`*.toml`).
+    pub models_dir: Option<PathBuf>,
+}
+
+/// What the config file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    cache_dir: Option<PathBuf>,
+    offline: Option<bool>,
+    model: Option<String>,
+    threads: Option<usize>,
+    prompts_dir: Option<PathBuf>,
+    models_dir: Option<PathBuf>,
+}
+
+/// What flags may set; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone)]
+pub struct FlagLayer {
+    pub config: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub offline: bool,
+    pub model: Option<String>,
+    pub threads: Option<usize>,
+    pub prompts_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Layers `flags` over the process environment over the config file.
+    pub fn load(flags: &FlagLayer) -> anyhow::Result<Config> {
+        Self::load_with(flags, |k| std::env::var_os(k).map(PathBuf::from))
+    }
+
+    /// As [`Config::load`], with the environment given as a lookup (tests).
+    pub fn load_with(
+        flags: &FlagLayer,
+        env: impl Fn(&str) -> Option<PathBuf>,
+    ) -> anyhow::Result<Config> {
+        let file_path = flags
+            .config
+            .clone()
+            .or_else(|| env("POLYBRIEF_CONFIG"))
+            .or_else(|| config_home(&env).map(|d| d.join("polybrief/config.toml")));
+        let file = match &file_path {
+            Some(p) if p.exists() => read_file_layer(p)?,
+            Some(p) if flags.config.is_some() => {
+                anyhow::bail!("config file {} does not exist", p.display())
+            }
+            _ => FileLayer::default(),
+        };
+        let env_str = |k: &str| env(k).map(|v| v.to_string_lossy().into_owned());
+        let env_threads = match env_str("POLYBRIEF_THREADS") {
+            Some(s) => Some(s.parse::<usize>().with_context(|| {
+                format!("POLYBRIEF_THREADS must be a whole number, not {s:?}")
+            })?),
+            None => None,
+        };
+        let env_offline = env_str("POLYBRIEF_OFFLINE")
+            .map(|v| !matches!(v.as_str(), "" | "0" | "false" | "no"));
+
+        let cache_dir = flags
+            .cache_dir
+            .clone()
+            .or_else(|| env("POLYBRIEF_CACHE"))
+            .or(file.cache_dir)
+            .or_else(|| cache_home(&env).map(|d| d.join("polybrief")))
+            .context(
+                "no cache folder: set POLYBRIEF_CACHE (or HOME, or XDG_CACHE_HOME) \
+                 to a folder where models can be kept",
+            )?;
+        Ok(Config {
+            cache_dir,
+            offline: flags.offline || env_offline.or(file.offline).unwrap_or(false),
+            model: flags.model.clone().or_else(|| env_str("POLYBRIEF_MODEL")).or(file.model),
+            threads: flags.threads.or(env_threads).or(file.threads),
+            prompts_dir: flags
+                .prompts_dir
+                .clone()
+                .or_else(|| env("POLYBRIEF_PROMPTS"))
+                .or(file.prompts_dir),
+            models_dir: env("POLYBRIEF_MODELS_DIR").or(file.models_dir),
+        })
+    }
+}
+
+fn read_file_layer(path: &Path) -> anyhow::Result<FileLayer> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+fn config_home(env: &impl Fn(&str) -> Option<PathBuf>) -> Option<PathBuf> {
+    env("XDG_CONFIG_HOME").or_else(|| env("HOME").map(|h| h.join(".config")))
+}
+
+fn cache_home(env: &impl Fn(&str) -> Option<PathBuf>) -> Option<PathBuf> {
+    env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<PathBuf> {
+        let map: HashMap<String, PathBuf> =
+            pairs.iter().map(|(k, v)| (k.to_string(), PathBuf::from(v))).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = std::env::temp_dir().join(format!("pb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(&file, "model = \"from-file\"\nthreads = 1\ncache_dir = \"/file\"\n").unwrap();
+        let cfg_path = file.to_str().unwrap().to_string();
+
+        let env = env_of(&[("POLYBRIEF_CONFIG", &cfg_path), ("HOME", "/home/u")]);
+        let c = Config::load_with(&FlagLayer::default(), &env).unwrap();
+        assert_eq!(c.model.as_deref(), Some("from-file"));
+        assert_eq!(c.cache_dir, PathBuf::from("/file"));
+
+        let env = env_of(&[
+            ("POLYBRIEF_CONFIG", &cfg_path),
+            ("POLYBRIEF_MODEL", "from-env"),
+            ("POLYBRIEF_CACHE", "/env"),
+        ]);
+        let c = Config::load_with(&FlagLayer::default(), &env).unwrap();
+        assert_eq!(c.model.as_deref(), Some("from-env"));
+        assert_eq!(c.cache_dir, PathBuf::from("/env"));
+        assert_eq!(c.threads, Some(1));
+
+        let flags = FlagLayer { model: Some("from-flag".into()), ..Default::default() };
+        let c = Config::load_with(&flags, &env).unwrap();
+        assert_eq!(c.model.as_deref(), Some("from-flag"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cache_defaults_to_xdg() {
+        let c = Config::load_with(&FlagLayer::default(), env_of(&[("HOME", "/home/u")])).unwrap();
+        assert_eq!(c.cache_dir, PathBuf::from("/home/u/.cache/polybrief"));
+        let c = Config::load_with(
+            &FlagLayer::default(),
+            env_of(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")]),
+        )
+        .unwrap();
+        assert_eq!(c.cache_dir, PathBuf::from("/xdg/polybrief"));
+    }
+
+    #[test]
+    fn bad_threads_named() {
+        let err = Config::load_with(
+            &FlagLayer::default(),
+            env_of(&[("HOME", "/h"), ("POLYBRIEF_THREADS", "many")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("POLYBRIEF_THREADS"), "{err}");
+    }
+}
