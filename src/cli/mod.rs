@@ -7,10 +7,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use polybrief::config::{Config, FlagLayer};
+use polybrief::engine::GenerationOptions;
+use polybrief::pipeline::BriefOptions;
 
+mod bench;
+mod brief;
 mod clean;
 mod eval;
 mod models;
+mod summarize;
+mod task;
+mod translate;
 
 #[derive(Debug, Parser)]
 #[command(name = "polybrief", version, about = "Trilingual news briefs on the CPU")]
@@ -47,10 +54,18 @@ struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// English summary plus Chinese and Russian renderings of each article.
+    Brief(brief::Args),
+    /// English summary of each article (or of each line, with --lines).
+    Summarize(summarize::Args),
+    /// Translation of each article (or of each line, with --lines).
+    Translate(translate::Args),
     /// Print a scraped article with the page furniture removed.
     Clean(clean::Args),
     /// List, fetch, verify and manage models.
     Models(models::Args),
+    /// Prefill and decode speed of the models on a fixed workload.
+    Bench(bench::Args),
     /// Score outputs against references (ROUGE, BLEU, chrF).
     Eval(eval::Args),
 }
@@ -86,9 +101,157 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         threads: g.threads,
         prompts_dir: g.prompts,
     })?;
+    if let Some(n) = config.threads {
+        // candle sizes its thread pool from this variable, read once at the
+        // first tensor operation: set it before any.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     match cli.command {
+        Command::Brief(args) => brief::run(args, &config),
+        Command::Summarize(args) => summarize::run(args, &config),
+        Command::Translate(args) => translate::run(args, &config),
         Command::Clean(args) => clean::run(args, &config),
         Command::Models(args) => models::run(args, &config),
         Command::Eval(args) => eval::run(args, &config),
+        Command::Bench(args) => bench::run(args, &config),
+    }
+}
+
+/// Decoding flags shared by the commands that run the model.
+#[derive(Debug, Clone, clap::Args)]
+struct GenerationArgs {
+    /// Sample at this temperature instead of greedy decoding.
+    #[arg(long, value_name = "T")]
+    temperature: Option<f64>,
+    /// Nucleus sampling threshold (with --temperature).
+    #[arg(long, value_name = "P", requires = "temperature")]
+    top_p: Option<f64>,
+    /// Seed for sampling.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Articles longer than this many tokens are summarized in sections.
+    #[arg(long, value_name = "TOKENS", default_value_t = BriefOptions::default().input_budget_tokens)]
+    input_budget: usize,
+}
+
+impl GenerationArgs {
+    fn brief_options(&self) -> BriefOptions {
+        let defaults = BriefOptions::default();
+        BriefOptions {
+            input_budget_tokens: self.input_budget,
+            generation: GenerationOptions {
+                temperature: self.temperature,
+                top_p: self.top_p,
+                seed: self.seed,
+                ..defaults.generation.clone()
+            },
+            ..defaults
+        }
+    }
+}
+
+/// Counts of a batch, and the exit code they make.
+#[derive(Debug, Default)]
+struct Outcome {
+    done: usize,
+    skipped: usize,
+    input_errors: usize,
+    runtime_errors: usize,
+}
+
+impl Outcome {
+    /// 0 when all went well; 2 when only inputs were bad; 1 otherwise.
+    fn exit_code(&self) -> ExitCode {
+        if self.runtime_errors > 0 {
+            ExitCode::from(1)
+        } else if self.input_errors > 0 {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Progress of a batch on stderr: a bar on a terminal, log lines otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    seen: usize,
+    verb: &'static str,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: usize, verb: &'static str) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>10} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {prefix}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(verb);
+            bar
+        });
+        Progress { bar, total, seen: 0, verb, start: std::time::Instant::now() }
+    }
+
+    fn log(&mut self, id: &str, what: &str) {
+        self.seen += 1;
+        match &self.bar {
+            Some(bar) => {
+                bar.set_prefix(id.to_string());
+                bar.inc(1);
+                if what.starts_with("failed") {
+                    bar.println(format!("{id}: {what}"));
+                }
+            }
+            None => eprintln!(
+                "polybrief: [{}/{}] {id}: {what} ({:.1} s)",
+                self.seen,
+                self.total,
+                self.start.elapsed().as_secs_f64()
+            ),
+        }
+    }
+
+    fn done(&mut self, id: &str) {
+        self.log(id, "done");
+    }
+    fn skipped(&mut self, id: &str) {
+        self.log(id, "skipped, output exists");
+    }
+    fn failed(&mut self, id: &str, why: &str) {
+        self.log(id, &format!("failed: {why}"));
+    }
+
+    fn finish(&mut self, o: &Outcome) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.total > 1 || o.input_errors + o.runtime_errors > 0 {
+            eprintln!(
+                "polybrief: {} {}: {} done, {} skipped, {} failed in {:.1} s",
+                self.verb,
+                self.total,
+                o.done,
+                o.skipped,
+                o.input_errors + o.runtime_errors,
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a trace.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => Ok(other?),
     }
 }

@@ -1,1 +1,301 @@
-//! engine (being built).
+//! Running a chat model on the CPU.
+//!
+//! [`Llm`] is one loaded GGUF model: candle-transformers' quantized Qwen2
+//! weights, the [`tokenizer::Tokenizer`] built from the file's own metadata
+//! and its [`chat::ChatTemplate`]. [`Llm::generate`] turns a conversation
+//! into the assistant's reply; decoding is greedy unless a temperature is
+//! given, so the same input gives the same output.
+
+pub mod chat;
+pub mod tokenizer;
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use candle_transformers::models::quantized_qwen2::ModelWeights;
+use serde::Serialize;
+
+pub use chat::{ChatTemplate, Message, PromptPiece};
+pub use tokenizer::Tokenizer;
+
+/// How to decode.
+#[derive(Debug, Clone)]
+pub struct GenerationOptions {
+    /// Upper bound on generated tokens.
+    pub max_new_tokens: usize,
+    /// `None` (the default) decodes greedily.
+    pub temperature: Option<f64>,
+    /// Nucleus sampling, only with a temperature.
+    pub top_p: Option<f64>,
+    /// Seed for sampling; unused when greedy.
+    pub seed: u64,
+}
+
+impl Default for GenerationOptions {
+    fn default() -> Self {
+        GenerationOptions { max_new_tokens: 512, temperature: None, top_p: None, seed: 42 }
+    }
+}
+
+/// Why decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model ended its turn.
+    EndOfTurn,
+    /// `max_new_tokens` was reached: the text may be cut.
+    MaxTokens,
+    /// The output started repeating itself; the repeats were dropped.
+    RepetitionLoop,
+}
+
+/// The assistant's reply and what it cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_ms: u64,
+    pub decode_ms: u64,
+    pub stop: StopReason,
+}
+
+/// Prompts are fed in slices of this many tokens: the attention scores of
+/// one slice stay small however long the article is.
+const PREFILL_CHUNK: usize = 512;
+
+/// A loaded chat model.
+pub struct Llm {
+    model: ModelWeights,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    end_tokens: Vec<u32>,
+    context_length: usize,
+    device: Device,
+}
+
+impl Llm {
+    /// Loads a Qwen2-family GGUF file.
+    pub fn load(path: &Path) -> anyhow::Result<Llm> {
+        let device = Device::Cpu;
+        let mut file = std::fs::File::open(path)
+            .with_context(|| format!("cannot open model file {}", path.display()))?;
+        let content = gguf_file::Content::read(&mut file)
+            .with_context(|| format!("{} is not a readable GGUF file", path.display()))?;
+        let arch = metadata_str(&content, "general.architecture")?;
+        anyhow::ensure!(
+            arch == "qwen2",
+            "{} is a {arch} model; this engine runs qwen2 models",
+            path.display()
+        );
+        let tokenizer = Tokenizer::from_gguf(&content)?;
+        let template = ChatTemplate::new(metadata_str(&content, "tokenizer.chat_template")?);
+        let context_length = content
+            .metadata
+            .get("qwen2.context_length")
+            .and_then(|v| v.to_u32().ok())
+            .unwrap_or(32768) as usize;
+        let end_tokens = tokenizer.eos_ids();
+        let model = ModelWeights::from_gguf(content, &mut file, &device)
+            .with_context(|| format!("cannot load the weights in {}", path.display()))?;
+        Ok(Llm { model, tokenizer, template, end_tokens, context_length, device })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Token ids of a conversation, ending with the assistant's turn opening.
+    pub fn encode_chat(&self, messages: &[Message]) -> anyhow::Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        for piece in self.template.render(messages)? {
+            match piece {
+                PromptPiece::Template(t) => ids.extend(self.tokenizer.encode(&t, true)),
+                PromptPiece::Content(c) => ids.extend(self.tokenizer.encode(&c, false)),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Number of tokens `text` takes as plain content.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer.encode(text, false).len()
+    }
+
+    /// The assistant's reply to `messages`.
+    pub fn generate(
+        &mut self,
+        messages: &[Message],
+        options: &GenerationOptions,
+    ) -> anyhow::Result<Generation> {
+        let prompt = self.encode_chat(messages)?;
+        anyhow::ensure!(
+            prompt.len() + options.max_new_tokens <= self.context_length,
+            "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
+            prompt.len(),
+            options.max_new_tokens,
+            self.context_length
+        );
+        let sampling = match options.temperature {
+            None => Sampling::ArgMax,
+            Some(t) if t <= 0.0 => Sampling::ArgMax,
+            Some(temperature) => match options.top_p {
+                Some(p) => Sampling::TopP { p, temperature },
+                None => Sampling::All { temperature },
+            },
+        };
+        let mut sampler = LogitsProcessor::from_sampling(options.seed, sampling);
+
+        self.model.clear_kv_cache();
+        let start = Instant::now();
+        let mut logits = None;
+        for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
+            let input = Tensor::new(chunk, &self.device)?.unsqueeze(0)?;
+            logits = Some(self.model.forward(&input, i * PREFILL_CHUNK)?);
+        }
+        let logits = logits.context("empty prompt")?.squeeze(0)?;
+        let mut next = sampler.sample(&logits)?;
+        let prefill_ms = start.elapsed().as_millis() as u64;
+
+        let start = Instant::now();
+        let mut generated: Vec<u32> = Vec::new();
+        let stop = loop {
+            if self.end_tokens.contains(&next) {
+                break StopReason::EndOfTurn;
+            }
+            generated.push(next);
+            if let Some(keep) = repetition_loop_start(&generated) {
+                generated.truncate(keep);
+                break StopReason::RepetitionLoop;
+            }
+            if generated.len() >= options.max_new_tokens {
+                break StopReason::MaxTokens;
+            }
+            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+            let position = prompt.len() + generated.len() - 1;
+            let logits = self.model.forward(&input, position)?.squeeze(0)?;
+            next = sampler.sample(&logits)?;
+        };
+        Ok(Generation {
+            text: self.tokenizer.decode(&generated).trim().to_string(),
+            prompt_tokens: prompt.len(),
+            generated_tokens: generated.len(),
+            prefill_ms,
+            decode_ms: start.elapsed().as_millis() as u64,
+            stop,
+        })
+    }
+}
+
+/// Speed of one run of [`Llm::measure`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Throughput {
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_ms: f64,
+    pub decode_ms: f64,
+}
+
+impl Throughput {
+    pub fn prefill_tps(&self) -> f64 {
+        self.prompt_tokens as f64 / (self.prefill_ms / 1000.0)
+    }
+    pub fn decode_tps(&self) -> f64 {
+        self.generated_tokens as f64 / (self.decode_ms / 1000.0)
+    }
+}
+
+impl Llm {
+    /// Feeds `prompt` and decodes exactly `new_tokens` greedily, end tokens
+    /// or not: the fixed workload of a speed benchmark.
+    pub fn measure(&mut self, prompt: &[u32], new_tokens: usize) -> anyhow::Result<Throughput> {
+        let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
+        self.model.clear_kv_cache();
+        let start = Instant::now();
+        let mut logits = None;
+        for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
+            let input = Tensor::new(chunk, &self.device)?.unsqueeze(0)?;
+            logits = Some(self.model.forward(&input, i * PREFILL_CHUNK)?);
+        }
+        let mut next = sampler.sample(&logits.context("empty prompt")?.squeeze(0)?)?;
+        let prefill_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let start = Instant::now();
+        for i in 0..new_tokens {
+            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
+            let logits = self.model.forward(&input, prompt.len() + i)?.squeeze(0)?;
+            next = sampler.sample(&logits)?;
+        }
+        Ok(Throughput {
+            prompt_tokens: prompt.len(),
+            generated_tokens: new_tokens,
+            prefill_ms,
+            decode_ms: start.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}
+
+fn metadata_str<'a>(content: &'a gguf_file::Content, key: &str) -> anyhow::Result<&'a str> {
+    content
+        .metadata
+        .get(key)
+        .with_context(|| format!("the model file has no `{key}`"))?
+        .to_string()
+        .map(|s| s.as_str())
+        .with_context(|| format!("`{key}` in the model file is not a string"))
+}
+
+/// If the tail of `tokens` is one block repeated (a decoding loop), the
+/// length to keep: everything up to the end of the block's first copy.
+///
+/// Short blocks must repeat more often before they count, so that lists and
+/// rhythmic prose are not cut: the repeated tail must span at least 32
+/// tokens and hold at least 3 copies.
+pub fn repetition_loop_start(tokens: &[u32]) -> Option<usize> {
+    const MIN_SPAN: usize = 32;
+    const MAX_PERIOD: usize = 64;
+    let n = tokens.len();
+    for period in 1..=MAX_PERIOD {
+        let span = (3 * period).max(MIN_SPAN);
+        if span > n {
+            break;
+        }
+        let tail = &tokens[n - span..];
+        if tail.iter().skip(period).zip(tail).all(|(a, b)| a == b) {
+            return Some(n - span + period);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loops_are_cut_after_first_copy() {
+        let mut t: Vec<u32> = (100..110).collect();
+        let block = [1, 2, 3, 4, 5];
+        for _ in 0..8 {
+            t.extend_from_slice(&block);
+        }
+        let keep = repetition_loop_start(&t).unwrap();
+        // The repeated tail starts somewhere inside the loop; what is kept
+        // ends with whole copies of the block and nothing after them.
+        assert!(keep >= 15 && keep < t.len());
+        assert_eq!(&t[keep - 5..keep], &block);
+    }
+
+    #[test]
+    fn ordinary_text_is_not_a_loop() {
+        let t: Vec<u32> = (0..200).map(|i| (i * 7919 % 1000) as u32).collect();
+        assert_eq!(repetition_loop_start(&t), None);
+        // Three copies of a short phrase within 32 tokens are not enough.
+        let mut t: Vec<u32> = (500..520).collect();
+        t.extend([1, 2, 1, 2, 1, 2]);
+        assert_eq!(repetition_loop_start(&t), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! What `summarize` and `translate` share: inputs as whole articles or as
+//! line-aligned segments (`--lines`, for evaluation), one model step per
+//! segment, output in input order.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use polybrief::config::Config;
+use polybrief::ingest::ArticleReader;
+use polybrief::pipeline::{BriefOptions, BriefPipeline, Step};
+use polybrief::InputError;
+use serde::Serialize;
+
+use super::{print_stdout, Outcome, Progress};
+
+/// How segments are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskFormat {
+    /// The output text; with --lines exactly one line per input line.
+    Text,
+    /// One JSON object per segment and line.
+    Jsonl,
+}
+
+#[derive(Debug, Serialize)]
+struct Record<'a> {
+    id: &'a str,
+    text: &'a str,
+    checks: &'a [polybrief::pipeline::checks::Check],
+    ms: u64,
+}
+
+/// Runs `step` on every segment of `inputs`.
+pub fn run(
+    inputs: &[PathBuf],
+    lines: bool,
+    format: TaskFormat,
+    options: BriefOptions,
+    config: &Config,
+    verb: &'static str,
+    mut step: impl FnMut(&mut BriefPipeline, &str) -> anyhow::Result<Step>,
+) -> anyhow::Result<ExitCode> {
+    let segments = if lines { line_segments(inputs)? } else { article_segments(inputs) };
+    let mut progress = Progress::new(segments.len(), verb);
+    let mut outcome = Outcome::default();
+    let mut pipeline: Option<BriefPipeline> = None;
+    for (id, segment) in segments {
+        let result = match segment {
+            Err(e) => Err(anyhow::Error::new(e)),
+            // An empty line stays an empty line: alignment matters more.
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => {
+                if pipeline.is_none() {
+                    pipeline = Some(BriefPipeline::load(config, options.clone())?);
+                }
+                step(pipeline.as_mut().expect("loaded"), &text).map(Some)
+            }
+        };
+        match result {
+            Ok(out) => {
+                let text = out.as_ref().map_or(String::new(), |s| s.text.clone());
+                match format {
+                    TaskFormat::Text if lines => print_stdout(&format!("{}\n", one_line(&text)))?,
+                    TaskFormat::Text => print_stdout(&format!("{text}\n\n"))?,
+                    TaskFormat::Jsonl => {
+                        let record = Record {
+                            id: &id,
+                            text: &text,
+                            checks: out.as_ref().map_or(&[], |s| &s.checks),
+                            ms: out.as_ref().map_or(0, |s| s.ms),
+                        };
+                        print_stdout(&(serde_json::to_string(&record)? + "\n"))?
+                    }
+                }
+                progress.done(&id);
+                outcome.done += 1;
+            }
+            Err(e) => {
+                // Keep line alignment: a failed segment leaves an empty line.
+                if lines && format == TaskFormat::Text {
+                    print_stdout("\n")?;
+                }
+                if format == TaskFormat::Jsonl {
+                    let record = serde_json::json!({ "id": id, "error": format!("{e:#}") });
+                    print_stdout(&(record.to_string() + "\n"))?;
+                }
+                progress.failed(&id, &format!("{e:#}"));
+                if polybrief::error::is_input_error(&e) {
+                    outcome.input_errors += 1;
+                } else {
+                    outcome.runtime_errors += 1;
+                }
+            }
+        }
+    }
+    progress.finish(&outcome);
+    Ok(outcome.exit_code())
+}
+
+type Segment = (String, Result<String, InputError>);
+
+fn article_segments(inputs: &[PathBuf]) -> Vec<Segment> {
+    ArticleReader::new(inputs)
+        .map(|item| match item {
+            Ok(article) => (article.id, Ok(article.text)),
+            Err(e) => (e.id, Err(e.error)),
+        })
+        .collect()
+}
+
+/// Every line of every input, ids `FILE:LINE`. A file that cannot be read
+/// stops the run: a missing file would silently shift the alignment.
+fn line_segments(inputs: &[PathBuf]) -> anyhow::Result<Vec<Segment>> {
+    let mut segments = Vec::new();
+    for input in inputs {
+        let text = polybrief::ingest::read_text(input)?;
+        for (i, line) in text.lines().enumerate() {
+            segments.push((format!("{}:{}", input.display(), i + 1), Ok(line.to_string())));
+        }
+    }
+    Ok(segments)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,167 @@
+//! The prompt templates: `prompts/*.toml`, built into the binary, each file
+//! replaceable by one of the same name in a user's folder (`--prompts DIR`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::engine::Message;
+
+const BUILTIN_SUMMARIZE: &str = include_str!("../../prompts/summarize.toml");
+const BUILTIN_TRANSLATE: &str = include_str!("../../prompts/translate.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummarizePrompt {
+    pub system: String,
+    pub user: String,
+    pub retry: String,
+    pub combine: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslatePrompt {
+    pub system: String,
+    pub user: String,
+    pub retry: String,
+    pub languages: BTreeMap<String, TargetLanguage>,
+}
+
+/// A language the translate prompt knows, keyed by its code (`zh`, `ru`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetLanguage {
+    /// The name the prompt uses ("Simplified Chinese").
+    pub name: String,
+    /// Extra instructions for this language.
+    #[serde(default)]
+    pub style: String,
+}
+
+/// Both prompt files.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    pub summarize: SummarizePrompt,
+    pub translate: TranslatePrompt,
+}
+
+impl Prompts {
+    /// The built-in prompts, with files from `dir` taking their place.
+    pub fn load(dir: Option<&Path>) -> anyhow::Result<Prompts> {
+        let read = |name: &str, builtin: &'static str| -> anyhow::Result<(String, String)> {
+            if let Some(dir) = dir {
+                let path = dir.join(name);
+                if path.exists() {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read prompt file {}", path.display()))?;
+                    return Ok((text, path.display().to_string()));
+                }
+            }
+            Ok((builtin.to_string(), format!("built-in prompts/{name}")))
+        };
+        let (text, origin) = read("summarize.toml", BUILTIN_SUMMARIZE)?;
+        let summarize: SummarizePrompt =
+            toml::from_str(&text).with_context(|| format!("{origin} is not a valid prompt file"))?;
+        let (text, origin) = read("translate.toml", BUILTIN_TRANSLATE)?;
+        let translate: TranslatePrompt =
+            toml::from_str(&text).with_context(|| format!("{origin} is not a valid prompt file"))?;
+        let prompts = Prompts { summarize, translate };
+        // Render everything once so a broken template fails at start, not
+        // after an hour of batch work.
+        prompts.summary_messages("x", None, false)?;
+        for code in prompts.translate.languages.keys() {
+            prompts.translation_messages("x", code, None)?;
+        }
+        Ok(prompts)
+    }
+
+    /// Messages asking for the summary of `article` (or, with `combine`, of
+    /// section summaries); `failed` names the checks a first answer failed.
+    pub fn summary_messages(
+        &self,
+        article: &str,
+        failed: Option<&str>,
+        combine: bool,
+    ) -> anyhow::Result<Vec<Message>> {
+        let p = &self.summarize;
+        let mut system = p.system.clone();
+        if let Some(failed) = failed {
+            system.push_str("\n");
+            system.push_str(&render(&p.retry, minijinja::context! { failed })?);
+        }
+        let user_template = if combine { &p.combine } else { &p.user };
+        let user = render(user_template, minijinja::context! { article })?;
+        Ok(vec![Message::system(system), Message::user(user)])
+    }
+
+    /// Messages asking for `text` in the language with code `lang`.
+    pub fn translation_messages(
+        &self,
+        text: &str,
+        lang: &str,
+        failed: Option<&str>,
+    ) -> anyhow::Result<Vec<Message>> {
+        let p = &self.translate;
+        let target = self.language(lang)?;
+        let vars = minijinja::context! { language => &target.name, style => &target.style, text, failed };
+        let mut system = render(&p.system, &vars)?;
+        if failed.is_some() {
+            system.push_str("\n");
+            system.push_str(&render(&p.retry, &vars)?);
+        }
+        let user = render(&p.user, &vars)?;
+        Ok(vec![Message::system(system), Message::user(user)])
+    }
+
+    /// The target language for `code`, or an error listing the known ones.
+    pub fn language(&self, code: &str) -> anyhow::Result<&TargetLanguage> {
+        self.translate.languages.get(code).with_context(|| {
+            let known: Vec<&str> = self.translate.languages.keys().map(|s| s.as_str()).collect();
+            format!("no translation prompt for language `{code}`; known: {}", known.join(", "))
+        })
+    }
+}
+
+fn render(template: &str, vars: impl serde::Serialize) -> anyhow::Result<String> {
+    let env = minijinja::Environment::new();
+    let text = env.render_str(template, vars).context("a prompt template does not render")?;
+    Ok(text.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_prompts_render_with_the_article_inside() {
+        let p = Prompts::load(None).unwrap();
+        let m = p.summary_messages("ARTICLE BODY", None, false).unwrap();
+        assert!(m[1].content.contains("ARTICLE BODY"));
+        let m = p.summary_messages("A", Some("numbers not in the article: 42"), false).unwrap();
+        assert!(m[0].content.contains("numbers not in the article: 42"));
+        let m = p.translation_messages("Hello", "ru", None).unwrap();
+        assert!(m[0].content.contains("Russian") && m[1].content.contains("Hello"));
+        assert!(p.translation_messages("Hello", "xx", None).unwrap_err().to_string().contains("zh"));
+    }
+
+    #[test]
+    fn a_folder_overrides_one_file() {
+        let dir = std::env::temp_dir().join(format!("pb-prompts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("summarize.toml"),
+            "system = \"S\"\nuser = \"U {{ article }}\"\nretry = \"R\"\ncombine = \"C\"\n",
+        )
+        .unwrap();
+        let p = Prompts::load(Some(&dir)).unwrap();
+        assert_eq!(p.summary_messages("a", None, false).unwrap()[1].content, "U a");
+        assert!(p.language("zh").is_ok());
+        std::fs::write(dir.join("translate.toml"), "system = \"{% if\"").unwrap();
+        let err = Prompts::load(Some(&dir)).unwrap_err();
+        assert!(format!("{err:#}").contains("translate.toml"), "{err:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,86 @@
+//! `polybrief brief` end to end with the real models (fetched into the
+//! cache by the set-up step), and its handling of bad input.
+
+mod common;
+
+use common::*;
+use polybrief::lang;
+
+/// Every number written in `text` (thousands separators dropped).
+fn numbers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let joins = (c == ',' || c == '.')
+            && !cur.is_empty()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if c.is_ascii_digit() || joins {
+            if c != ',' {
+                cur.push(c);
+            }
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[test]
+fn seed_article_brief_with_default_model() {
+    let _lock = model_lock();
+    let seed = seed_article();
+    let out = run(polybrief(&["brief", seed.to_str().unwrap(), "--format", "json"]));
+    assert!(out.status.success(), "brief failed: {}", stderr(&out));
+    let brief: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let article = std::fs::read_to_string(&seed).unwrap();
+
+    let summary = brief["summary"].as_str().unwrap();
+    assert_eq!(lang::guess_language(summary), lang::Language::English, "{summary}");
+    assert!(summary.contains("China") || summary.contains("Chinese"), "{summary}");
+    assert!(summary.contains("Russia"), "{summary}");
+    let article_numbers = numbers(&article);
+    for n in numbers(summary) {
+        assert!(article_numbers.contains(&n), "summary number {n} is not in the article: {summary}");
+    }
+    let zh = brief["translations"]["zh"].as_str().unwrap();
+    assert!(lang::han_share(zh) >= 0.7, "not Chinese enough: {zh}");
+    let ru = brief["translations"]["ru"].as_str().unwrap();
+    assert!(lang::cyrillic_share(ru) >= 0.7, "not Russian enough: {ru}");
+
+    assert_eq!(brief["model"]["id"], "qwen2.5-coder-1.5b-instruct-q4_k_m");
+    assert_eq!(brief["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(brief["tokens"]["generated"].as_u64().unwrap() > 0);
+    assert!(brief["timings_ms"]["total"].as_u64().unwrap() > 0);
+    assert!(brief["checks"].as_array().unwrap().len() >= 4);
+    eprintln!("{}", serde_json::to_string_pretty(&brief).unwrap());
+}
+
+/// Bad input is named with its problem and exit code 2, before any model
+/// is loaded (so these run offline against an empty cache).
+fn assert_bad_input(file: &std::path::Path, problem: &str) {
+    let cache = temp_dir("empty-cache");
+    let out = run(polybrief(&["--offline", "--cache-dir", cache.to_str().unwrap(), "brief", file.to_str().unwrap()]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains(&file.display().to_string()), "does not name the file: {err}");
+    assert!(err.to_lowercase().contains(problem), "does not say `{problem}`: {err}");
+}
+
+#[test]
+fn missing_empty_and_binary_inputs_are_named() {
+    let dir = temp_dir("bad-inputs");
+    assert_bad_input(&dir.join("no-such-article.txt"), "not found");
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    assert_bad_input(&empty, "empty");
+    let blank = dir.join("blank.txt");
+    std::fs::write(&blank, "  \n\t\n   \n").unwrap();
+    assert_bad_input(&blank, "empty");
+    let binary = dir.join("photo.txt");
+    std::fs::write(&binary, [0x89u8, b'P', b'N', b'G', 0, 0, 0, 13, 0xff, 0xfe, 0, 1, 2, 3]).unwrap();
+    assert_bad_input(&binary, "binary");
+}
