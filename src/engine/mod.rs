@@ -1,1 +1,3 @@
 //! engine (being built).
+
+pub mod tokenizer;
