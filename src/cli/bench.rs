@@ -46,7 +46,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load(config.models_dir.as_deref())?;
     let store = ModelStore::new(&config.cache_dir, config.offline);
     let ids: Vec<String> = if args.models.is_empty() {
-        catalog.all().iter().filter(|m| m.format == "gguf").map(|m| m.id.clone()).collect()
+        catalog.models().iter().filter(|m| m.format == "gguf").map(|m| m.id.clone()).collect()
     } else {
         args.models.clone()
     };

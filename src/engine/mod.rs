@@ -99,7 +99,7 @@ impl Llm {
             .get("qwen2.context_length")
             .and_then(|v| v.to_u32().ok())
             .unwrap_or(32768) as usize;
-        let end_tokens = tokenizer.eos_ids();
+        let end_tokens = tokenizer.eos_ids().to_vec();
         let model = ModelWeights::from_gguf(content, &mut file, &device)
             .with_context(|| format!("cannot load the weights in {}", path.display()))?;
         Ok(Llm { model, tokenizer, template, end_tokens, context_length, device })
