@@ -33,7 +33,7 @@ fn numbers(text: &str) -> Vec<String> {
 fn seed_article_brief_with_default_model() {
     let _lock = model_lock();
     let seed = seed_article();
-    let out = run(polybrief(&["brief", seed.to_str().unwrap(), "--format", "json"]));
+    let out = run(&mut polybrief(&["brief", seed.to_str().unwrap(), "--format", "json"]));
     assert!(out.status.success(), "brief failed: {}", stderr(&out));
     let brief: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
     let article = std::fs::read_to_string(&seed).unwrap();
@@ -63,7 +63,7 @@ fn seed_article_brief_with_default_model() {
 /// is loaded (so these run offline against an empty cache).
 fn assert_bad_input(file: &std::path::Path, problem: &str) {
     let cache = temp_dir("empty-cache");
-    let out = run(polybrief(&["--offline", "--cache-dir", cache.to_str().unwrap(), "brief", file.to_str().unwrap()]));
+    let out = run(&mut polybrief(&["--offline", "--cache-dir", cache.to_str().unwrap(), "brief", file.to_str().unwrap()]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(err.contains(&file.display().to_string()), "does not name the file: {err}");

@@ -7,6 +7,7 @@
 //! given, so the same input gives the same output.
 
 pub mod chat;
+pub mod qwen2;
 pub mod tokenizer;
 
 use std::path::Path;
@@ -16,7 +17,6 @@ use anyhow::Context;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::quantized_qwen2::ModelWeights;
 use serde::Serialize;
 
 pub use chat::{ChatTemplate, Message, PromptPiece};
@@ -70,12 +70,14 @@ const PREFILL_CHUNK: usize = 512;
 
 /// A loaded chat model.
 pub struct Llm {
-    model: ModelWeights,
+    model: qwen2::Qwen2,
+    /// The tokens whose keys and values are in the model's cache, so that a
+    /// prompt starting the same way (same system prompt) skips that part.
+    cached: Vec<u32>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
     context_length: usize,
-    device: Device,
 }
 
 impl Llm {
@@ -94,15 +96,11 @@ impl Llm {
         );
         let tokenizer = Tokenizer::from_gguf(&content)?;
         let template = ChatTemplate::new(metadata_str(&content, "tokenizer.chat_template")?);
-        let context_length = content
-            .metadata
-            .get("qwen2.context_length")
-            .and_then(|v| v.to_u32().ok())
-            .unwrap_or(32768) as usize;
         let end_tokens = tokenizer.eos_ids().to_vec();
-        let model = ModelWeights::from_gguf(content, &mut file, &device)
+        let model = qwen2::Qwen2::from_gguf(content, &mut file, &device)
             .with_context(|| format!("cannot load the weights in {}", path.display()))?;
-        Ok(Llm { model, tokenizer, template, end_tokens, context_length, device })
+        let context_length = model.config().context_length;
+        Ok(Llm { model, cached: Vec::new(), tokenizer, template, end_tokens, context_length })
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -119,6 +117,23 @@ impl Llm {
             }
         }
         Ok(ids)
+    }
+
+    /// Puts `prompt` into the cache, reusing the cached tokens it starts
+    /// with, and returns the logits after its last token.
+    fn prefill(&mut self, prompt: &[u32]) -> anyhow::Result<Tensor> {
+        anyhow::ensure!(!prompt.is_empty(), "empty prompt");
+        let shared = self.cached.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        // At least one token must be fed to get the logits that follow it.
+        let keep = shared.min(prompt.len() - 1);
+        self.model.truncate(keep);
+        self.cached.truncate(keep);
+        let mut logits = None;
+        for chunk in prompt[keep..].chunks(PREFILL_CHUNK) {
+            logits = Some(self.model.forward(chunk)?);
+            self.cached.extend_from_slice(chunk);
+        }
+        Ok(logits.expect("at least one token fed"))
     }
 
     /// Number of tokens `text` takes as plain content.
@@ -150,14 +165,8 @@ impl Llm {
         };
         let mut sampler = LogitsProcessor::from_sampling(options.seed, sampling);
 
-        self.model.clear_kv_cache();
         let start = Instant::now();
-        let mut logits = None;
-        for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
-            let input = Tensor::new(chunk, &self.device)?.unsqueeze(0)?;
-            logits = Some(self.model.forward(&input, i * PREFILL_CHUNK)?);
-        }
-        let logits = logits.context("empty prompt")?.squeeze(0)?;
+        let logits = self.prefill(&prompt)?;
         let mut next = sampler.sample(&logits)?;
         let prefill_ms = start.elapsed().as_millis() as u64;
 
@@ -175,9 +184,8 @@ impl Llm {
             if generated.len() >= options.max_new_tokens {
                 break StopReason::MaxTokens;
             }
-            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            let position = prompt.len() + generated.len() - 1;
-            let logits = self.model.forward(&input, position)?.squeeze(0)?;
+            let logits = self.model.forward(&[next])?;
+            self.cached.push(next);
             next = sampler.sample(&logits)?;
         };
         Ok(Generation {
@@ -211,22 +219,19 @@ impl Throughput {
 
 impl Llm {
     /// Feeds `prompt` and decodes exactly `new_tokens` greedily, end tokens
-    /// or not: the fixed workload of a speed benchmark.
+    /// or not: the fixed workload of a speed benchmark. The cache is cleared
+    /// first, so the whole prompt is computed.
     pub fn measure(&mut self, prompt: &[u32], new_tokens: usize) -> anyhow::Result<Throughput> {
         let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
-        self.model.clear_kv_cache();
+        self.model.truncate(0);
+        self.cached.clear();
         let start = Instant::now();
-        let mut logits = None;
-        for (i, chunk) in prompt.chunks(PREFILL_CHUNK).enumerate() {
-            let input = Tensor::new(chunk, &self.device)?.unsqueeze(0)?;
-            logits = Some(self.model.forward(&input, i * PREFILL_CHUNK)?);
-        }
-        let mut next = sampler.sample(&logits.context("empty prompt")?.squeeze(0)?)?;
+        let mut next = sampler.sample(&self.prefill(prompt)?)?;
         let prefill_ms = start.elapsed().as_secs_f64() * 1000.0;
         let start = Instant::now();
-        for i in 0..new_tokens {
-            let input = Tensor::new(&[next], &self.device)?.unsqueeze(0)?;
-            let logits = self.model.forward(&input, prompt.len() + i)?.squeeze(0)?;
+        for _ in 0..new_tokens {
+            let logits = self.model.forward(&[next])?;
+            self.cached.push(next);
             next = sampler.sample(&logits)?;
         }
         Ok(Throughput {
@@ -235,6 +240,22 @@ impl Llm {
             prefill_ms,
             decode_ms: start.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+}
+
+impl Llm {
+    /// `n` tokens decoded greedily after `prompt`, end tokens included: the
+    /// raw output, for comparing engines token for token.
+    pub fn greedy_tokens(&mut self, prompt: &[u32], n: usize) -> anyhow::Result<Vec<u32>> {
+        let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
+        let mut out = vec![sampler.sample(&self.prefill(prompt)?)?];
+        while out.len() < n {
+            let last = *out.last().expect("non-empty");
+            let logits = self.model.forward(&[last])?;
+            self.cached.push(last);
+            out.push(sampler.sample(&logits)?);
+        }
+        Ok(out)
     }
 }
 

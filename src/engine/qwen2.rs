@@ -1,0 +1,283 @@
+//! Qwen2 decoder-only transformer over quantized GGUF weights.
+//!
+//! The same network as candle-transformers' `quantized_qwen2`, arranged for
+//! CPU inference of briefs:
+//! - the token-embedding table stays quantized; only the rows of the tokens
+//!   fed in are dequantized (the f32 table would be 933 MB for the 1.5B);
+//! - keys and values go into a preallocated cache that grows by doubling,
+//!   instead of being concatenated at every step;
+//! - grouped-query attention folds the query heads that share a key/value
+//!   head into one matrix product, instead of copying keys and values for
+//!   every head;
+//! - the cache can be cut back to a shorter prefix ([`Qwen2::truncate`]), so
+//!   a prompt prefix shared by several requests is computed once.
+
+use std::sync::Arc;
+
+use candle_core::quantized::{gguf_file, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_transformers::quantized_nn::RmsNorm;
+
+/// Shape of the network, from the GGUF metadata.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub hidden: usize,
+    pub head_dim: usize,
+    pub context_length: usize,
+    pub rms_norm_eps: f64,
+    pub rope_freq_base: f32,
+}
+
+impl Config {
+    pub fn from_gguf(ct: &gguf_file::Content) -> Result<Config> {
+        let get = |k: &str| {
+            ct.metadata.get(k).ok_or_else(|| candle_core::Error::Msg(format!("GGUF has no `{k}`")))
+        };
+        let n_head = get("qwen2.attention.head_count")?.to_u32()? as usize;
+        let hidden = get("qwen2.embedding_length")?.to_u32()? as usize;
+        Ok(Config {
+            n_layer: get("qwen2.block_count")?.to_u32()? as usize,
+            n_head,
+            n_kv_head: get("qwen2.attention.head_count_kv")?.to_u32()? as usize,
+            hidden,
+            head_dim: hidden / n_head,
+            context_length: get("qwen2.context_length")?.to_u32()? as usize,
+            rms_norm_eps: get("qwen2.attention.layer_norm_rms_epsilon")?.to_f32()? as f64,
+            rope_freq_base: get("qwen2.rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.),
+        })
+    }
+}
+
+/// Keys or values of one layer: `(1, n_kv_head, capacity, head_dim)`, of
+/// which the first `len` positions are filled.
+#[derive(Debug, Clone)]
+struct CacheBuffer {
+    data: Option<Tensor>,
+    len: usize,
+}
+
+impl CacheBuffer {
+    fn new() -> Self {
+        CacheBuffer { data: None, len: 0 }
+    }
+
+    /// Appends `x` (`(1, heads, seq, head_dim)`) and returns all positions.
+    fn append(&mut self, x: &Tensor) -> Result<Tensor> {
+        let (b, heads, seq, dim) = x.dims4()?;
+        let needed = self.len + seq;
+        let capacity = self.data.as_ref().map_or(0, |d| d.dim(2).unwrap_or(0));
+        if needed > capacity {
+            let new_capacity = needed.next_power_of_two().max(256);
+            let grown = Tensor::zeros((b, heads, new_capacity, dim), x.dtype(), x.device())?;
+            if let (Some(old), true) = (&self.data, self.len > 0) {
+                grown.slice_set(&old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            self.data = Some(grown);
+        }
+        let data = self.data.as_ref().expect("allocated above");
+        data.slice_set(&x.contiguous()?, 2, self.len)?;
+        self.len = needed;
+        data.narrow(2, 0, self.len)
+    }
+}
+
+struct Attention {
+    wq: QMatMul,
+    wk: QMatMul,
+    wv: QMatMul,
+    bq: Tensor,
+    bk: Tensor,
+    bv: Tensor,
+    wo: QMatMul,
+    keys: CacheBuffer,
+    values: CacheBuffer,
+}
+
+struct Mlp {
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
+        self.down.forward(&(gate * self.up.forward(x)?)?)
+    }
+}
+
+struct Block {
+    attention_norm: RmsNorm,
+    attention: Attention,
+    mlp_norm: RmsNorm,
+    mlp: Mlp,
+}
+
+/// A loaded Qwen2 model with its key/value cache.
+pub struct Qwen2 {
+    config: Config,
+    embeddings: Arc<QTensor>,
+    blocks: Vec<Block>,
+    norm: RmsNorm,
+    output: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    /// Positions already in the cache.
+    position: usize,
+}
+
+impl Qwen2 {
+    pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+        ct: gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+    ) -> Result<Qwen2> {
+        let config = Config::from_gguf(&ct)?;
+        let mut tensor = |name: &str| ct.tensor(reader, name, device);
+        let embeddings = Arc::new(tensor("token_embd.weight")?);
+        let output = match tensor("output.weight") {
+            Ok(w) => QMatMul::from_qtensor(w)?,
+            // Tied embeddings: the output projection is the embedding table.
+            Err(_) => QMatMul::from_arc(embeddings.clone())?,
+        };
+        let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, config.rms_norm_eps)?;
+        let mut blocks = Vec::with_capacity(config.n_layer);
+        for i in 0..config.n_layer {
+            let mut t = |part: &str| tensor(&format!("blk.{i}.{part}"));
+            let attention = Attention {
+                wq: QMatMul::from_qtensor(t("attn_q.weight")?)?,
+                wk: QMatMul::from_qtensor(t("attn_k.weight")?)?,
+                wv: QMatMul::from_qtensor(t("attn_v.weight")?)?,
+                bq: t("attn_q.bias")?.dequantize(device)?,
+                bk: t("attn_k.bias")?.dequantize(device)?,
+                bv: t("attn_v.bias")?.dequantize(device)?,
+                wo: QMatMul::from_qtensor(t("attn_output.weight")?)?,
+                keys: CacheBuffer::new(),
+                values: CacheBuffer::new(),
+            };
+            let mlp = Mlp {
+                gate: QMatMul::from_qtensor(t("ffn_gate.weight")?)?,
+                up: QMatMul::from_qtensor(t("ffn_up.weight")?)?,
+                down: QMatMul::from_qtensor(t("ffn_down.weight")?)?,
+            };
+            blocks.push(Block {
+                attention_norm: RmsNorm::from_qtensor(t("attn_norm.weight")?, config.rms_norm_eps)?,
+                attention,
+                mlp_norm: RmsNorm::from_qtensor(t("ffn_norm.weight")?, config.rms_norm_eps)?,
+                mlp,
+            });
+        }
+        let (cos, sin) = rotary_tables(&config, device)?;
+        Ok(Qwen2 { config, embeddings, blocks, norm, output, cos, sin, position: 0 })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Positions held in the key/value cache.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Forgets all but the first `len` cached positions.
+    pub fn truncate(&mut self, len: usize) {
+        let len = len.min(self.position);
+        for block in &mut self.blocks {
+            block.attention.keys.len = len;
+            block.attention.values.len = len;
+        }
+        self.position = len;
+    }
+
+    /// Feeds `tokens` after the cached positions; returns the logits of the
+    /// last one, `(vocab,)`.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        let device = self.cos.device().clone();
+        let seq = tokens.len();
+        let start = self.position;
+        let ids = Tensor::new(tokens, &device)?;
+        let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?;
+        let cos = self.cos.narrow(0, start, seq)?;
+        let sin = self.sin.narrow(0, start, seq)?;
+        let mask = (seq > 1).then(|| causal_mask(seq, start, &device)).transpose()?;
+        for block in &mut self.blocks {
+            let h = block.attention_norm.forward(&x)?;
+            let h = block.attention.forward(&h, &cos, &sin, mask.as_ref(), &self.config)?;
+            x = (x + h)?;
+            let h = block.mlp.forward(&block.mlp_norm.forward(&x)?)?;
+            x = (x + h)?;
+        }
+        self.position += seq;
+        let last = self.norm.forward(&x.narrow(1, seq - 1, 1)?)?;
+        self.output.forward(&last)?.flatten_all()
+    }
+}
+
+impl Attention {
+    fn forward(
+        &mut self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        c: &Config,
+    ) -> Result<Tensor> {
+        let (b, seq, _) = x.dims3()?;
+        let heads = |w: &QMatMul, bias: &Tensor, n: usize| -> Result<Tensor> {
+            w.forward(x)?
+                .broadcast_add(bias)?
+                .reshape((b, seq, n, c.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = candle_nn::rotary_emb::rope(&heads(&self.wq, &self.bq, c.n_head)?, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&heads(&self.wk, &self.bk, c.n_kv_head)?, cos, sin)?;
+        let v = heads(&self.wv, &self.bv, c.n_kv_head)?;
+        let k = self.keys.append(&k)?;
+        let v = self.values.append(&v)?;
+
+        // The query heads of a group share one key/value head: stack them
+        // into the rows of one product, (group * seq, head_dim) x keys^T.
+        let group = c.n_head / c.n_kv_head;
+        let q = q.reshape((b, c.n_kv_head, group * seq, c.head_dim))?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (c.head_dim as f64).sqrt()))?;
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(&mask.repeat((group, 1))?)?,
+            None => scores,
+        };
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let y = weights.matmul(&v)?; // (b, kv_heads, group * seq, head_dim)
+        let y = y
+            .reshape((b, c.n_head, seq, c.head_dim))?
+            .transpose(1, 2)?
+            .reshape((b, seq, c.n_head * c.head_dim))?;
+        self.wo.forward(&y)
+    }
+}
+
+/// Additive mask `(seq, start + seq)`: 0 where a query may look, -inf after it.
+fn causal_mask(seq: usize, start: usize, device: &Device) -> Result<Tensor> {
+    let kv = start + seq;
+    let mask: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..kv).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (seq, kv), device)
+}
+
+/// Rotary position tables `(context, head_dim / 2)`.
+fn rotary_tables(c: &Config, device: &Device) -> Result<(Tensor, Tensor)> {
+    let inv_freq: Vec<f32> = (0..c.head_dim)
+        .step_by(2)
+        .map(|i| 1.0 / c.rope_freq_base.powf(i as f32 / c.head_dim as f32))
+        .collect();
+    let inv_freq = Tensor::new(inv_freq.as_slice(), device)?;
+    let positions = Tensor::arange(0u32, c.context_length as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((c.context_length, 1))?;
+    let angles = positions.broadcast_mul(&inv_freq.unsqueeze(0)?)?;
+    Ok((angles.cos()?, angles.sin()?))
+}

@@ -1,0 +1,91 @@
+//! Our Qwen2 engine gives exactly the greedy output of candle-transformers'
+//! `quantized_qwen2` (the reference it was optimised from), with and without
+//! reuse of a cached prompt prefix.
+
+mod common;
+
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_qwen2::ModelWeights;
+use polybrief::config::{Config, FlagLayer};
+use polybrief::engine::{Llm, Message};
+use polybrief::store::{Catalog, ModelStore};
+
+const NEW_TOKENS: usize = 40;
+
+fn model_path(id: &str) -> std::path::PathBuf {
+    let config = Config::load(&FlagLayer::default()).unwrap();
+    let catalog = Catalog::load(None).unwrap();
+    let store = ModelStore::new(&config.cache_dir, true);
+    store
+        .ensure(catalog.get(id).unwrap())
+        .unwrap_or_else(|e| panic!("{e:#}\n(run `polybrief models pull --all` first)"))
+        .primary()
+        .to_path_buf()
+}
+
+fn reference_greedy(path: &std::path::Path, prompt: &[u32], n: usize) -> Vec<u32> {
+    let device = Device::Cpu;
+    let mut file = std::fs::File::open(path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut model = ModelWeights::from_gguf(content, &mut file, &device).unwrap();
+    let argmax = |t: &Tensor| -> u32 {
+        let v: Vec<f32> = t.squeeze(0).unwrap().to_vec1().unwrap();
+        // First maximum, as candle's argmax sampler picks.
+        let mut best = 0;
+        for (i, x) in v.iter().enumerate() {
+            if *x > v[best] {
+                best = i;
+            }
+        }
+        best as u32
+    };
+    let input = Tensor::new(prompt, &device).unwrap().unsqueeze(0).unwrap();
+    let mut out = vec![argmax(&model.forward(&input, 0).unwrap())];
+    while out.len() < n {
+        let input = Tensor::new(&[*out.last().unwrap()], &device).unwrap().unsqueeze(0).unwrap();
+        let pos = prompt.len() + out.len() - 1;
+        out.push(argmax(&model.forward(&input, pos).unwrap()));
+    }
+    out
+}
+
+fn prompts(llm: &Llm) -> Vec<Vec<u32>> {
+    let article = std::fs::read_to_string(common::seed_article()).unwrap();
+    let article: String = article.chars().take(1500).collect();
+    [
+        vec![Message::system("You summarize news."), Message::user(format!("Summarize:\n{article}"))],
+        vec![Message::user("Translate into Simplified Chinese: The ministers met in Helsinki on Tuesday.")],
+        vec![Message::user("Translate into Russian: Prices rose 3.5 percent in March, the bank said.")],
+    ]
+    .iter()
+    .map(|m| llm.encode_chat(m).unwrap())
+    .collect()
+}
+
+fn check_model(id: &str) {
+    let _lock = common::model_lock();
+    let path = model_path(id);
+    let mut llm = Llm::load(&path).unwrap();
+    let prompts = prompts(&llm);
+    let ours: Vec<Vec<u32>> = prompts.iter().map(|p| llm.greedy_tokens(p, NEW_TOKENS).unwrap()).collect();
+    // Again in another order: now each prompt starts from another's cache.
+    for (i, p) in prompts.iter().enumerate().rev() {
+        assert_eq!(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), ours[i], "prefix reuse changed prompt {i}");
+    }
+    drop(llm);
+    for (i, p) in prompts.iter().enumerate() {
+        let reference = reference_greedy(&path, p, NEW_TOKENS);
+        assert_eq!(ours[i], reference, "{id}: prompt {i} differs from candle-transformers");
+    }
+}
+
+#[test]
+fn small_model_matches_candle_transformers() {
+    check_model(common::FAST_MODEL);
+}
+
+#[test]
+fn default_model_matches_candle_transformers() {
+    check_model("qwen2.5-coder-1.5b-instruct-q4_k_m");
+}
