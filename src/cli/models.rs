@@ -84,11 +84,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         }
         ModelsCommand::Verify { ids } => {
             let models: Vec<&Manifest> = if ids.is_empty() {
-                let cached: Vec<&Manifest> = catalog
-                    .models()
-                    .iter()
-                    .filter(|m| store.model_dir(&m.id).is_dir())
-                    .collect();
+                let cached: Vec<&Manifest> =
+                    catalog.models().iter().filter(|m| store.model_dir(&m.id).is_dir()).collect();
                 if cached.is_empty() {
                     eprintln!("polybrief: no model is cached; nothing to verify");
                 }

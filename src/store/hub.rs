@@ -132,11 +132,8 @@ impl HubClient {
             .and_then(|v| v.parse::<u64>().ok());
         let offset = match status {
             206 if start > 0 => {
-                let range = resp
-                    .headers()
-                    .get("content-range")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let range =
+                    resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
                 if !range.starts_with(&format!("bytes {start}-")) {
                     anyhow::bail!("server answered a resume request with range {range:?}");
                 }
@@ -162,7 +159,10 @@ impl HubClient {
         };
         if let Some(len) = content_length {
             if offset + len != size {
-                anyhow::bail!("the server offers {} bytes, but the file is pinned at {size}", offset + len);
+                anyhow::bail!(
+                    "the server offers {} bytes, but the file is pinned at {size}",
+                    offset + len
+                );
             }
         }
 
@@ -209,9 +209,8 @@ impl HubClient {
 /// An HTTP agent using the operating system's trust store. Statuses are
 /// handled by us (206/200/416 all mean something for a resume).
 fn agent() -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
+    let tls =
+        ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
     ureq::Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)

@@ -183,7 +183,12 @@ impl ModelStore {
     }
 
     /// Uses a matching copy from the local Hugging Face cache, if any.
-    fn copy_from_hf_cache(&self, m: &Manifest, spec: &FileSpec, dir: &Path) -> anyhow::Result<bool> {
+    fn copy_from_hf_cache(
+        &self,
+        m: &Manifest,
+        spec: &FileSpec,
+        dir: &Path,
+    ) -> anyhow::Result<bool> {
         let pin = spec.pin();
         for source in &m.sources {
             let Source::HfHub { repo, revision } = source else { continue };
@@ -205,9 +210,8 @@ impl ModelStore {
             // A hard link costs no space; across file systems, copy.
             let real = fs::canonicalize(&found).unwrap_or(found.clone());
             if fs::hard_link(&real, &part).is_err() {
-                fs::copy(&real, &part).with_context(|| {
-                    format!("cannot copy {} into the cache", found.display())
-                })?;
+                fs::copy(&real, &part)
+                    .with_context(|| format!("cannot copy {} into the cache", found.display()))?;
             }
             eprintln!("polybrief: using the copy in the Hugging Face cache: {}", found.display());
             place(&part, dir, spec)?;
