@@ -349,6 +349,10 @@ fn offline_with_empty_cache_fails_clearly_without_network() {
     }
     assert!(server.requests().is_empty(), "{:?}", server.requests());
     assert!(!sb.cached_file().exists());
+    // Nothing is cached, so a plain verify has nothing to complain about.
+    let out = sb.run(&["models", "verify"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("nothing to verify"), "{}", stderr(&out));
 }
 
 #[test]

@@ -321,7 +321,10 @@ impl ModelStore {
             if size != pin.size {
                 return Err(InputError::new(
                     &src,
-                    format!("is {size} bytes, but {} of model {} is {}", spec.name, m.id, pin.size),
+                    format!(
+                        "is {size} bytes, but {} of model {} has {} bytes",
+                        spec.name, m.id, pin.size
+                    ),
                 )
                 .into());
             }
@@ -344,6 +347,16 @@ impl ModelStore {
         }
         Ok(local_model(m, &dir))
     }
+}
+
+/// The model the configuration asks for (`--model`, else the catalog's
+/// default), fetched and verified if it is not cached yet: what a command
+/// that runs a model calls first.
+pub fn ensure_configured(config: &Config) -> anyhow::Result<(Manifest, LocalModel)> {
+    let catalog = Catalog::load(config.models_dir.as_deref())?;
+    let manifest = catalog.get_or_default(config.model.as_deref())?.clone();
+    let local = ModelStore::from_config(config).ensure(&manifest)?;
+    Ok((manifest, local))
 }
 
 fn local_model(m: &Manifest, dir: &Path) -> LocalModel {
