@@ -317,6 +317,34 @@ fn cut_download_resumes_with_a_range_request() {
 }
 
 #[test]
+fn a_part_file_left_by_an_earlier_run_is_resumed() {
+    let data = Arc::new(generated_bytes(3 << 20, 12));
+    let server = HubServer::start(hub_files(&data), Duration::ZERO);
+    let sb = Sandbox::new(&server.endpoint());
+    sb.write_manifest(&hub_manifest(data.len(), &sha256_hex(&data)));
+    std::fs::create_dir_all(sb.model_dir()).unwrap();
+    let part = sb.model_dir().join(format!("{FILE}.part"));
+    std::fs::write(&part, &data[..1 << 20]).unwrap();
+
+    let out = sb.run(&["models", "pull", ID]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].range.as_deref(), Some("bytes=1048576-"));
+    assert_eq!(std::fs::read(sb.cached_file()).unwrap(), *data);
+    assert!(!part.exists());
+
+    // A complete part file is checked and placed without any request.
+    std::fs::remove_dir_all(sb.model_dir()).unwrap();
+    std::fs::create_dir_all(sb.model_dir()).unwrap();
+    std::fs::write(&part, &*data).unwrap();
+    let out = sb.run(&["models", "pull", ID]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(std::fs::read(sb.cached_file()).unwrap(), *data);
+}
+
+#[test]
 fn server_that_ignores_ranges_makes_the_download_start_over() {
     let data = Arc::new(generated_bytes(3 << 20, 4));
     let server = HubServer::start(hub_files(&data), Duration::ZERO);

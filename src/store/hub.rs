@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{hash_file, progress_bar, HashingWriter, Pin};
+use super::{hash_file, progress_bar, sha256_file, HashingWriter, Pin};
 
 /// How many times a download that keeps making progress is resumed.
 const MAX_ATTEMPTS: usize = 20;
@@ -116,6 +116,10 @@ impl HubClient {
             fs::remove_file(part)?;
             start = 0;
         }
+        if start == size {
+            // An earlier run got every byte but stopped before the check.
+            return Ok(sha256_file(part)?);
+        }
         let mut req = agent.get(url);
         if let Some(token) = &self.token {
             req = req.header("Authorization", format!("Bearer {token}"));
@@ -145,10 +149,11 @@ impl HubClient {
                 }
                 0
             }
-            416 => {
+            416 if start > 0 => {
                 // The server cannot serve from where we are: start over.
+                eprintln!("polybrief: server cannot resume {file} at byte {start}; starting over");
                 fs::remove_file(part)?;
-                anyhow::bail!("server refused to resume at byte {start} (HTTP 416)");
+                return self.get_from(agent, url, file, size, part);
             }
             401 | 403 => anyhow::bail!(
                 "HTTP {status} for {url}: access denied; if the repository is gated or \
