@@ -44,16 +44,27 @@ fn generated_bytes(len: usize, seed: u64) -> Vec<u8> {
 struct Seen {
     path: String,
     range: Option<String>,
+    authorization: Option<String>,
+}
+
+/// How the server misbehaves, set by each test.
+#[derive(Default)]
+struct Knobs {
+    /// Cut the next answer after 40% of its body.
+    cut_next: AtomicBool,
+    /// Answer 200 with the whole file even to a range request.
+    ignore_range: AtomicBool,
+    /// Answer `resolve` URLs with a 302 to `/cdn/...`, as the hub does for
+    /// large files.
+    redirect: AtomicBool,
 }
 
 /// A minimal hub: serves `files` at `/{repo}/resolve/{rev}/{file}`,
-/// honours `Range: bytes=N-`, and can cut its next answer midway or
-/// ignore ranges (answer 200), to exercise resuming.
+/// honours `Range: bytes=N-`, and misbehaves as its [`Knobs`] say.
 struct HubServer {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
-    cut_next: Arc<AtomicBool>,
-    ignore_range: Arc<AtomicBool>,
+    knobs: Arc<Knobs>,
 }
 
 impl HubServer {
@@ -61,20 +72,19 @@ impl HubServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let cut_next = Arc::new(AtomicBool::new(false));
-        let ignore_range = Arc::new(AtomicBool::new(false));
+        let knobs = Arc::new(Knobs::default());
         let files = Arc::new(files);
-        let (s, c, i) = (seen.clone(), cut_next.clone(), ignore_range.clone());
+        let (s, k) = (seen.clone(), knobs.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (files, s, c, i) = (files.clone(), s.clone(), c.clone(), i.clone());
+                let (files, s, k) = (files.clone(), s.clone(), k.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &files, &s, &c, &i, throttle);
+                    let _ = serve(stream, &files, &s, &k, throttle);
                 });
             }
         });
-        HubServer { port, seen, cut_next, ignore_range }
+        HubServer { port, seen, knobs }
     }
 
     fn endpoint(&self) -> String {
@@ -90,15 +100,14 @@ fn serve(
     stream: TcpStream,
     files: &HashMap<String, Arc<Vec<u8>>>,
     seen: &Mutex<Vec<Seen>>,
-    cut_next: &AtomicBool,
-    ignore_range: &AtomicBool,
+    knobs: &Knobs,
     throttle: Duration,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
-    let mut range = None;
+    let (mut range, mut authorization) = (None, None);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
@@ -107,18 +116,32 @@ fn serve(
         if let Some((k, v)) = line.split_once(':') {
             if k.eq_ignore_ascii_case("range") {
                 range = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("authorization") {
+                authorization = Some(v.trim().to_string());
             }
         }
     }
-    seen.lock().unwrap().push(Seen { path: path.clone(), range: range.clone() });
+    seen.lock().unwrap().push(Seen { path: path.clone(), range: range.clone(), authorization });
     let mut out = stream;
-    let Some(data) = files.get(&path) else {
+    let redirect = knobs.redirect.load(Ordering::SeqCst);
+    let data = match path.strip_prefix("/cdn") {
+        Some(real) if redirect => files.get(real),
+        None if redirect && files.contains_key(&path) => {
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: /cdn{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            return out.write_all(head.as_bytes());
+        }
+        None => files.get(&path),
+        Some(_) => None,
+    };
+    let Some(data) = data else {
         return out.write_all(
             b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         );
     };
     let start = match &range {
-        Some(r) if !ignore_range.load(Ordering::SeqCst) => r
+        Some(r) if !knobs.ignore_range.load(Ordering::SeqCst) => r
             .strip_prefix("bytes=")
             .and_then(|r| r.strip_suffix('-'))
             .and_then(|n| n.parse::<usize>().ok())
@@ -138,9 +161,8 @@ fn serve(
         format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
     };
     out.write_all(head.as_bytes())?;
-    // Cut the connection after about 40% of the body, once.
-    let cut_at =
-        if cut_next.swap(false, Ordering::SeqCst) { body.len() * 2 / 5 } else { body.len() };
+    let cut = knobs.cut_next.swap(false, Ordering::SeqCst);
+    let cut_at = if cut { body.len() * 2 / 5 } else { body.len() };
     for piece in body[..cut_at].chunks(64 * 1024) {
         out.write_all(piece)?;
         if !throttle.is_zero() {
@@ -291,7 +313,7 @@ fn wrong_sha256_is_rejected_and_nothing_kept() {
 fn cut_download_resumes_with_a_range_request() {
     let data = Arc::new(generated_bytes(4 << 20, 3));
     let server = HubServer::start(hub_files(&data), Duration::ZERO);
-    server.cut_next.store(true, Ordering::SeqCst);
+    server.knobs.cut_next.store(true, Ordering::SeqCst);
     let sb = Sandbox::new(&server.endpoint());
     sb.write_manifest(&hub_manifest(data.len(), &sha256_hex(&data)));
 
@@ -345,11 +367,34 @@ fn a_part_file_left_by_an_earlier_run_is_resumed() {
 }
 
 #[test]
+fn resume_works_through_a_redirect_and_sends_the_token() {
+    let data = Arc::new(generated_bytes(3 << 20, 13));
+    let server = HubServer::start(hub_files(&data), Duration::ZERO);
+    server.knobs.redirect.store(true, Ordering::SeqCst);
+    server.knobs.cut_next.store(true, Ordering::SeqCst);
+    let mut sb = Sandbox::new(&server.endpoint());
+    sb.extra_env.push(("HF_TOKEN".into(), "hf_test_token".into()));
+    sb.write_manifest(&hub_manifest(data.len(), &sha256_hex(&data)));
+
+    let out = sb.run(&["models", "pull", ID]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reqs = server.requests();
+    let resolve = format!("/{REPO}/resolve/{REV}/{FILE}");
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    let cdn = format!("/cdn{resolve}");
+    assert_eq!(paths, vec![&resolve, &cdn, &resolve, &cdn], "{reqs:?}");
+    assert_eq!(reqs[0].authorization.as_deref(), Some("Bearer hf_test_token"));
+    // The resumed request keeps its range after the redirect.
+    assert!(reqs[3].range.as_deref().is_some_and(|r| r != "bytes=0-"), "{reqs:?}");
+    assert_eq!(std::fs::read(sb.cached_file()).unwrap(), *data);
+}
+
+#[test]
 fn server_that_ignores_ranges_makes_the_download_start_over() {
     let data = Arc::new(generated_bytes(3 << 20, 4));
     let server = HubServer::start(hub_files(&data), Duration::ZERO);
-    server.cut_next.store(true, Ordering::SeqCst);
-    server.ignore_range.store(true, Ordering::SeqCst);
+    server.knobs.cut_next.store(true, Ordering::SeqCst);
+    server.knobs.ignore_range.store(true, Ordering::SeqCst);
     let sb = Sandbox::new(&server.endpoint());
     sb.write_manifest(&hub_manifest(data.len(), &sha256_hex(&data)));
 
