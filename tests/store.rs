@@ -658,7 +658,10 @@ fn import_list_path_verify_rm() {
 
     let out = sb.run(&["models", "rm", ID]);
     assert!(out.status.success());
-    assert!(!sb.model_dir().exists());
+    assert!(stderr(&out).contains("removed"), "{}", stderr(&out));
+    assert_eq!(sb.cache_entries(), vec![".lock".to_string()]);
+    let out = sb.run(&["models", "rm", ID]);
+    assert!(stderr(&out).contains("was not cached"), "{}", stderr(&out));
     assert!(list_line(&sb).contains(" - "), "{}", list_line(&sb));
 }
 

@@ -258,16 +258,28 @@ impl ModelStore {
         Ok(out)
     }
 
-    /// Deletes the model's cache folder; false if there was none.
+    /// Deletes the model's files (and partial downloads) from the cache;
+    /// false if there were none. The lock file stays: a run waiting on it
+    /// must find the same lock when it wakes, not a fresh one that a third
+    /// run could also take.
     pub fn remove(&self, m: &Manifest) -> anyhow::Result<bool> {
         let dir = self.model_dir(&m.id);
         if !dir.exists() {
             return Ok(false);
         }
-        let lock = lock_model(&dir, &m.id)?;
-        fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        drop(lock);
-        Ok(true)
+        let _lock = lock_model(&dir, &m.id)?;
+        let mut removed = false;
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|n| n == ".lock") {
+                continue;
+            }
+            let result =
+                if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            result.with_context(|| format!("cannot remove {}", path.display()))?;
+            removed = true;
+        }
+        Ok(removed)
     }
 
     /// Copies the model's files from `path` into the cache after checking
