@@ -84,10 +84,13 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         }
         ModelsCommand::Verify { ids } => {
             let models: Vec<&Manifest> = if ids.is_empty() {
+                // Models with at least one file in the cache (an empty folder
+                // may be left by an offline attempt).
+                let dir_has = |m: &Manifest, name: &str| store.model_dir(&m.id).join(name).exists();
                 let cached: Vec<&Manifest> = catalog
                     .models()
                     .iter()
-                    .filter(|m| store.model_dir(&m.id).is_dir())
+                    .filter(|m| m.files.iter().any(|f| dir_has(m, &f.name)))
                     .collect();
                 if cached.is_empty() {
                     eprintln!("polybrief: no model is cached; nothing to verify");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{hash_file, progress_bar, HashingWriter, Pin};
+use super::{hash_file, progress_bar, sha256_file, HashingWriter, Pin};
 
 /// How many times a download that keeps making progress is resumed.
 const MAX_ATTEMPTS: usize = 20;
@@ -116,6 +116,10 @@ impl HubClient {
             fs::remove_file(part)?;
             start = 0;
         }
+        if start == size {
+            // An earlier run got every byte but stopped before the check.
+            return Ok(sha256_file(part)?);
+        }
         let mut req = agent.get(url);
         if let Some(token) = &self.token {
             req = req.header("Authorization", format!("Bearer {token}"));
@@ -132,11 +136,8 @@ impl HubClient {
             .and_then(|v| v.parse::<u64>().ok());
         let offset = match status {
             206 if start > 0 => {
-                let range = resp
-                    .headers()
-                    .get("content-range")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let range =
+                    resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
                 if !range.starts_with(&format!("bytes {start}-")) {
                     anyhow::bail!("server answered a resume request with range {range:?}");
                 }
@@ -148,10 +149,11 @@ impl HubClient {
                 }
                 0
             }
-            416 => {
+            416 if start > 0 => {
                 // The server cannot serve from where we are: start over.
+                eprintln!("polybrief: server cannot resume {file} at byte {start}; starting over");
                 fs::remove_file(part)?;
-                anyhow::bail!("server refused to resume at byte {start} (HTTP 416)");
+                return self.get_from(agent, url, file, size, part);
             }
             401 | 403 => anyhow::bail!(
                 "HTTP {status} for {url}: access denied; if the repository is gated or \
@@ -162,7 +164,10 @@ impl HubClient {
         };
         if let Some(len) = content_length {
             if offset + len != size {
-                anyhow::bail!("the server offers {} bytes, but the file is pinned at {size}", offset + len);
+                anyhow::bail!(
+                    "the server offers {} bytes, but the file is pinned at {size}",
+                    offset + len
+                );
             }
         }
 
@@ -209,9 +214,8 @@ impl HubClient {
 /// An HTTP agent using the operating system's trust store. Statuses are
 /// handled by us (206/200/416 all mean something for a resume).
 fn agent() -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
+    let tls =
+        ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
     ureq::Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)

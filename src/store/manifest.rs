@@ -240,9 +240,8 @@ impl Catalog {
             models.push(Manifest::parse(text, origin)?);
         }
         if let Some(dir) = models_dir {
-            let entries = std::fs::read_dir(dir).map_err(|e| {
-                InputError::new(dir, format!("cannot read the models folder: {e}"))
-            })?;
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| InputError::new(dir, format!("cannot read the models folder: {e}")))?;
             let mut paths: Vec<_> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -275,11 +274,8 @@ impl Catalog {
     /// The manifest called `id`; the error lists the known ids.
     pub fn get(&self, id: &str) -> anyhow::Result<&Manifest> {
         self.models.iter().find(|m| m.id == id).ok_or_else(|| {
-            InputError::new(
-                id,
-                format!("unknown model; known models: {}", self.ids().join(", ")),
-            )
-            .into()
+            InputError::new(id, format!("unknown model; known models: {}", self.ids().join(", ")))
+                .into()
         })
     }
 
@@ -344,7 +340,10 @@ mod tests {
         let err = c.get("gpt-9").unwrap_err();
         assert!(crate::error::is_input_error(&err));
         let msg = err.to_string();
-        assert!(msg.contains("gpt-9") && msg.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"), "{msg}");
+        assert!(
+            msg.contains("gpt-9") && msg.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"),
+            "{msg}"
+        );
     }
 
     #[test]

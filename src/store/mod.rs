@@ -183,7 +183,12 @@ impl ModelStore {
     }
 
     /// Uses a matching copy from the local Hugging Face cache, if any.
-    fn copy_from_hf_cache(&self, m: &Manifest, spec: &FileSpec, dir: &Path) -> anyhow::Result<bool> {
+    fn copy_from_hf_cache(
+        &self,
+        m: &Manifest,
+        spec: &FileSpec,
+        dir: &Path,
+    ) -> anyhow::Result<bool> {
         let pin = spec.pin();
         for source in &m.sources {
             let Source::HfHub { repo, revision } = source else { continue };
@@ -205,9 +210,8 @@ impl ModelStore {
             // A hard link costs no space; across file systems, copy.
             let real = fs::canonicalize(&found).unwrap_or(found.clone());
             if fs::hard_link(&real, &part).is_err() {
-                fs::copy(&real, &part).with_context(|| {
-                    format!("cannot copy {} into the cache", found.display())
-                })?;
+                fs::copy(&real, &part)
+                    .with_context(|| format!("cannot copy {} into the cache", found.display()))?;
             }
             eprintln!("polybrief: using the copy in the Hugging Face cache: {}", found.display());
             place(&part, dir, spec)?;
@@ -254,16 +258,28 @@ impl ModelStore {
         Ok(out)
     }
 
-    /// Deletes the model's cache folder; false if there was none.
+    /// Deletes the model's files (and partial downloads) from the cache;
+    /// false if there were none. The lock file stays: a run waiting on it
+    /// must find the same lock when it wakes, not a fresh one that a third
+    /// run could also take.
     pub fn remove(&self, m: &Manifest) -> anyhow::Result<bool> {
         let dir = self.model_dir(&m.id);
         if !dir.exists() {
             return Ok(false);
         }
-        let lock = lock_model(&dir, &m.id)?;
-        fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-        drop(lock);
-        Ok(true)
+        let _lock = lock_model(&dir, &m.id)?;
+        let mut removed = false;
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|n| n == ".lock") {
+                continue;
+            }
+            let result =
+                if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            result.with_context(|| format!("cannot remove {}", path.display()))?;
+            removed = true;
+        }
+        Ok(removed)
     }
 
     /// Copies the model's files from `path` into the cache after checking
@@ -317,7 +333,10 @@ impl ModelStore {
             if size != pin.size {
                 return Err(InputError::new(
                     &src,
-                    format!("is {size} bytes, but {} of model {} is {}", spec.name, m.id, pin.size),
+                    format!(
+                        "is {size} bytes, but {} of model {} has {} bytes",
+                        spec.name, m.id, pin.size
+                    ),
                 )
                 .into());
             }
@@ -340,6 +359,16 @@ impl ModelStore {
         }
         Ok(local_model(m, &dir))
     }
+}
+
+/// The model the configuration asks for (`--model`, else the catalog's
+/// default), fetched and verified if it is not cached yet: what a command
+/// that runs a model calls first.
+pub fn ensure_configured(config: &Config) -> anyhow::Result<(Manifest, LocalModel)> {
+    let catalog = Catalog::load(config.models_dir.as_deref())?;
+    let manifest = catalog.get_or_default(config.model.as_deref())?.clone();
+    let local = ModelStore::from_config(config).ensure(&manifest)?;
+    Ok((manifest, local))
 }
 
 fn local_model(m: &Manifest, dir: &Path) -> LocalModel {
