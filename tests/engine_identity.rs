@@ -1,6 +1,6 @@
 //! Our Qwen2 engine gives exactly the greedy output of candle-transformers'
-//! `quantized_qwen2` (the reference it was optimised from), with and without
-//! reuse of a cached prompt prefix.
+//! `quantized_qwen2` (the reference it was optimised from), and the same
+//! output for a prompt whatever was run before it.
 
 mod common;
 
@@ -11,7 +11,18 @@ use polybrief::config::{Config, FlagLayer};
 use polybrief::engine::{Llm, Message};
 use polybrief::store::{Catalog, ModelStore};
 
-const NEW_TOKENS: usize = 40;
+const NEW_TOKENS: usize = 64;
+
+/// Tokens up to and including the first end-of-turn token: what generation
+/// returns. Past it the model is off its training distribution, near-ties
+/// abound, and summation order may tip them (our grouped-query products
+/// have other shapes than the reference's per-head ones).
+fn until_end(tokens: Vec<u32>, ends: &[u32]) -> Vec<u32> {
+    match tokens.iter().position(|t| ends.contains(t)) {
+        Some(i) => tokens[..=i].to_vec(),
+        None => tokens,
+    }
+}
 
 fn model_path(id: &str) -> std::path::PathBuf {
     let config = Config::load(&FlagLayer::default()).unwrap();
@@ -55,8 +66,8 @@ fn prompts(llm: &Llm) -> Vec<Vec<u32>> {
     let article: String = article.chars().take(1500).collect();
     [
         vec![Message::system("You summarize news."), Message::user(format!("Summarize:\n{article}"))],
-        vec![Message::user("Translate into Simplified Chinese: The ministers met in Helsinki on Tuesday.")],
-        vec![Message::user("Translate into Russian: Prices rose 3.5 percent in March, the bank said.")],
+        vec![Message::user("Translate into Simplified Chinese: The ministers met in Helsinki on Tuesday to sign an agreement on a rail tunnel that would cost 13 billion euros.")],
+        vec![Message::user("Translate into Russian: Prices rose 3.5 percent in March, the central bank said, the fastest rise in two years.")],
     ]
     .iter()
     .map(|m| llm.encode_chat(m).unwrap())
@@ -68,14 +79,20 @@ fn check_model(id: &str) {
     let path = model_path(id);
     let mut llm = Llm::load(&path).unwrap();
     let prompts = prompts(&llm);
-    let ours: Vec<Vec<u32>> = prompts.iter().map(|p| llm.greedy_tokens(p, NEW_TOKENS).unwrap()).collect();
-    // Again in another order: now each prompt starts from another's cache.
+    let ends = llm.tokenizer().eos_ids().to_vec();
+    let ours: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| until_end(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), &ends))
+        .collect();
+    // Again in another order: nothing of an earlier prompt may leak in.
     for (i, p) in prompts.iter().enumerate().rev() {
-        assert_eq!(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), ours[i], "prefix reuse changed prompt {i}");
+        let again = until_end(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), &ends);
+        assert_eq!(again, ours[i], "an earlier prompt changed prompt {i}");
     }
     drop(llm);
     for (i, p) in prompts.iter().enumerate() {
-        let reference = reference_greedy(&path, p, NEW_TOKENS);
+        assert!(ours[i].len() >= 10, "prompt {i}: too short an answer to compare");
+        let reference = until_end(reference_greedy(&path, p, NEW_TOKENS), &ends);
         assert_eq!(ours[i], reference, "{id}: prompt {i} differs from candle-transformers");
     }
 }

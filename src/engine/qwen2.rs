@@ -8,9 +8,7 @@
 //!   instead of being concatenated at every step;
 //! - grouped-query attention folds the query heads that share a key/value
 //!   head into one matrix product, instead of copying keys and values for
-//!   every head;
-//! - the cache can be cut back to a shorter prefix ([`Qwen2::truncate`]), so
-//!   a prompt prefix shared by several requests is computed once.
+//!   every head.
 
 use std::sync::Arc;
 
@@ -183,7 +181,7 @@ impl Qwen2 {
         self.position
     }
 
-    /// Forgets all but the first `len` cached positions.
+    /// Forgets all but the first `len` cached positions (0: a new sequence).
     pub fn truncate(&mut self, len: usize) {
         let len = len.min(self.position);
         for block in &mut self.blocks {
