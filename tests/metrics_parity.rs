@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use polybrief::eval::rouge::sentence_per_line;
-use polybrief::eval::{porter, Bleu, BleuTokenizer, Chrf, Rouge, RougeScores};
+use polybrief::eval::{porter, Bleu, BleuTokenizer, Chrf, Rouge};
 
 const EVAL: &str = "../shared/eval";
 
@@ -47,15 +47,7 @@ impl Table {
 
 /// Mean F1 x 100 per ROUGE type over the documents, as the tables print.
 fn mean_rouge_f(rouge: &Rouge, hyps: &[String], refs: &[Vec<String>]) -> [f64; 4] {
-    let mut sums = [0.0; 4];
-    for (i, hyp) in hyps.iter().enumerate() {
-        let doc_refs: Vec<String> = refs.iter().map(|r| sentence_per_line(&r[i])).collect();
-        let scores: RougeScores = rouge.score(&sentence_per_line(hyp), &doc_refs);
-        for (sum, (_, score)) in sums.iter_mut().zip(scores.by_name()) {
-            *sum += score.fmeasure;
-        }
-    }
-    sums.map(|s| s / hyps.len() as f64 * 100.0)
+    rouge.score_documents(hyps, refs).by_name().map(|(_, score)| score.fmeasure * 100.0)
 }
 
 fn check_rouge_table(table_file: &str, ref_files: &[String]) {

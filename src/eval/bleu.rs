@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::ops::AddAssign;
 
-use super::pystr;
+use super::{check_streams, pystr};
 
 const MAX_ORDER: usize = 4;
 
@@ -363,15 +363,6 @@ impl Bleu {
         score.precisions = precisions;
         score
     }
-}
-
-pub(crate) fn check_streams(hypotheses: usize, stream_lens: impl Iterator<Item = usize>) {
-    let mut streams = 0;
-    for (k, len) in stream_lens.enumerate() {
-        assert_eq!(len, hypotheses, "reference stream {k} has {len} segments, hypotheses have {hypotheses}");
-        streams += 1;
-    }
-    assert!(streams > 0, "BLEU needs at least one reference stream");
 }
 
 fn closest_ref_len(hyp_len: u64, ref_lens: &[u64]) -> u64 {

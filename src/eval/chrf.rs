@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::bleu::check_streams;
+use super::check_streams;
 use super::pystr;
 
 const CHAR_ORDER: usize = 6;

@@ -16,3 +16,13 @@ pub mod rouge;
 pub use bleu::{Bleu, BleuScore, BleuStats, BleuTokenizer};
 pub use chrf::{Chrf, ChrfStats};
 pub use rouge::{Rouge, RougeScores, Score};
+
+/// Every reference stream must have one segment per hypothesis.
+pub(crate) fn check_streams(hypotheses: usize, stream_lens: impl Iterator<Item = usize>) {
+    let mut streams = 0;
+    for (k, len) in stream_lens.enumerate() {
+        assert_eq!(len, hypotheses, "reference stream {k} has {len} segments, hypotheses have {hypotheses}");
+        streams += 1;
+    }
+    assert!(streams > 0, "scoring needs at least one reference stream");
+}

@@ -112,6 +112,37 @@ impl Rouge {
         }
         best.expect("at least one reference")
     }
+
+    /// Mean scores over documents given one per line: `hypotheses[i]` is
+    /// scored against `references[k][i]` for every reference stream `k`,
+    /// after [`sentence_per_line`] on each text (for ROUGE-Lsum). This is
+    /// how the shared SummEval tables were computed.
+    ///
+    /// # Panics
+    /// If there is no reference stream, a stream's length differs from the
+    /// number of hypotheses, or there are no hypotheses.
+    pub fn score_documents<H, R, S>(&self, hypotheses: &[H], references: &[R]) -> RougeScores
+    where
+        H: AsRef<str>,
+        R: AsRef<[S]>,
+        S: AsRef<str>,
+    {
+        super::check_streams(hypotheses.len(), references.iter().map(|r| r.as_ref().len()));
+        assert!(!hypotheses.is_empty(), "ROUGE needs at least one document");
+        let mut sums = [[0.0f64; 3]; 4];
+        for (i, hyp) in hypotheses.iter().enumerate() {
+            let refs: Vec<String> = references.iter().map(|r| sentence_per_line(r.as_ref()[i].as_ref())).collect();
+            let scores = self.score(&sentence_per_line(hyp.as_ref()), &refs);
+            for (sum, (_, score)) in sums.iter_mut().zip(scores.by_name()) {
+                sum[0] += score.precision;
+                sum[1] += score.recall;
+                sum[2] += score.fmeasure;
+            }
+        }
+        let n = hypotheses.len() as f64;
+        let mean = |s: [f64; 3]| Score { precision: s[0] / n, recall: s[1] / n, fmeasure: s[2] / n };
+        RougeScores { rouge1: mean(sums[0]), rouge2: mean(sums[1]), rouge_l: mean(sums[2]), rouge_lsum: mean(sums[3]) }
+    }
 }
 
 /// numpy's argmax keeps the first maximum.
