@@ -57,10 +57,17 @@ impl BleuTokenizer {
 }
 
 fn tokenize_13a(line: &str) -> String {
-    let mut line = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
+    let mut line = line
+        .replace("<skipped>", "")
+        .replace("-\n", "")
+        .replace('\n', " ");
     if line.contains('&') {
         // One after the other, as sacrebleu does: "&amp;lt;" ends as "<".
-        line = line.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
+        line = line
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">");
     }
     split_punctuation(&format!(" {line} "))
 }
@@ -131,17 +138,29 @@ fn split_punctuation(line: &str) -> String {
         }
     }
     // Period and comma apart unless preceded by a digit.
-    let spaced = substitute_pairs(&spaced, |a, b| !is_digit(a) && is_stop(b), |a, b, out| {
-        out.extend([a, ' ', b, ' ']);
-    });
+    let spaced = substitute_pairs(
+        &spaced,
+        |a, b| !is_digit(a) && is_stop(b),
+        |a, b, out| {
+            out.extend([a, ' ', b, ' ']);
+        },
+    );
     // ... and unless followed by a digit.
-    let spaced = substitute_pairs(&spaced, |a, b| is_stop(a) && !is_digit(b), |a, b, out| {
-        out.extend([' ', a, ' ', b]);
-    });
+    let spaced = substitute_pairs(
+        &spaced,
+        |a, b| is_stop(a) && !is_digit(b),
+        |a, b, out| {
+            out.extend([' ', a, ' ', b]);
+        },
+    );
     // A dash after a digit.
-    let spaced = substitute_pairs(&spaced, |a, b| is_digit(a) && b == '-', |a, b, out| {
-        out.extend([a, ' ', b, ' ']);
-    });
+    let spaced = substitute_pairs(
+        &spaced,
+        |a, b| is_digit(a) && b == '-',
+        |a, b, out| {
+            out.extend([a, ' ', b, ' ']);
+        },
+    );
     let mut tokens = pystr::split(&spaced);
     let mut out = String::with_capacity(spaced.len());
     if let Some(first) = tokens.next() {
@@ -223,7 +242,10 @@ pub struct Bleu {
 
 impl Bleu {
     pub fn new(tokenizer: BleuTokenizer) -> Self {
-        Bleu { tokenizer, effective_order: false }
+        Bleu {
+            tokenizer,
+            effective_order: false,
+        }
     }
 
     /// Average only over the n-gram orders the hypothesis has (sacrebleu's
@@ -249,8 +271,10 @@ impl Bleu {
     /// Statistics of one segment against its references.
     pub fn segment_stats<S: AsRef<str>>(&self, hypothesis: &str, references: &[S]) -> BleuStats {
         let hyp_tokens = self.tokenizer.tokenize(pystr::rstrip(hypothesis));
-        let ref_tokens: Vec<String> =
-            references.iter().map(|r| self.tokenizer.tokenize(pystr::rstrip(r.as_ref()))).collect();
+        let ref_tokens: Vec<String> = references
+            .iter()
+            .map(|r| self.tokenizer.tokenize(pystr::rstrip(r.as_ref())))
+            .collect();
 
         let mut ids: HashMap<&str, u32> = HashMap::new();
         let hyp = token_ids(&hyp_tokens, &mut ids);
@@ -265,7 +289,11 @@ impl Bleu {
             }
         }
 
-        let mut stats = BleuStats { sys_len: hyp.len() as u64, ref_len: closest_ref_len(hyp.len() as u64, &ref_lens), ..Default::default() };
+        let mut stats = BleuStats {
+            sys_len: hyp.len() as u64,
+            ref_len: closest_ref_len(hyp.len() as u64, &ref_lens),
+            ..Default::default()
+        };
         for (gram, count) in ngram_counts(&hyp) {
             let n = order_of(gram);
             stats.total[n - 1] += count;
@@ -302,12 +330,18 @@ impl Bleu {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        check_streams(hypotheses.len(), references.iter().map(|r| r.as_ref().len()));
+        check_streams(
+            hypotheses.len(),
+            references.iter().map(|r| r.as_ref().len()),
+        );
         hypotheses
             .iter()
             .enumerate()
             .map(|(i, hyp)| {
-                let refs: Vec<&str> = references.iter().map(|stream| stream.as_ref()[i].as_ref()).collect();
+                let refs: Vec<&str> = references
+                    .iter()
+                    .map(|stream| stream.as_ref()[i].as_ref())
+                    .collect();
                 self.segment_stats(hyp.as_ref(), &refs)
             })
             .collect()
@@ -324,7 +358,11 @@ impl Bleu {
         let (sys_len, ref_len) = (stats.sys_len, stats.ref_len);
         let mut bp = 1.0;
         if sys_len < ref_len {
-            bp = if sys_len > 0 { (1.0 - ref_len as f64 / sys_len as f64).exp() } else { 0.0 };
+            bp = if sys_len > 0 {
+                (1.0 - ref_len as f64 / sys_len as f64).exp()
+            } else {
+                0.0
+            };
         }
         let mut precisions = [0.0f64; MAX_ORDER];
         let mut score = BleuScore {
@@ -357,8 +395,10 @@ impl Bleu {
             };
         }
         // sacrebleu's my_log floors log(0) at -9999999999.
-        let log_sum: f64 =
-            precisions[..eff_order].iter().map(|&p| if p == 0.0 { -9999999999.0 } else { p.ln() }).sum();
+        let log_sum: f64 = precisions[..eff_order]
+            .iter()
+            .map(|&p| if p == 0.0 { -9999999999.0 } else { p.ln() })
+            .sum();
         score.score = bp * (log_sum / eff_order as f64).exp();
         score.precisions = precisions;
         score
@@ -393,7 +433,9 @@ fn ngram_counts(tokens: &[u32]) -> HashMap<u128, u64> {
     let mut counts = HashMap::with_capacity(tokens.len() * MAX_ORDER);
     for n in 1..=MAX_ORDER.min(tokens.len()) {
         for gram in tokens.windows(n) {
-            let key = gram.iter().fold(0u128, |key, &id| (key << 32) | (id as u128 + 1));
+            let key = gram
+                .iter()
+                .fold(0u128, |key, &id| (key << 32) | (id as u128 + 1));
             *counts.entry(key).or_insert(0) += 1;
         }
     }
@@ -419,7 +461,10 @@ mod tests {
 
     #[test]
     fn thirteen_a_splits_punctuation_but_not_numbers() {
-        assert_eq!(BleuTokenizer::Mteval13a.tokenize("Hello, world. 3.5 and 1,000 x-y 5-6"), "Hello , world . 3.5 and 1,000 x-y 5 - 6");
+        assert_eq!(
+            BleuTokenizer::Mteval13a.tokenize("Hello, world. 3.5 and 1,000 x-y 5-6"),
+            "Hello , world . 3.5 and 1,000 x-y 5 - 6"
+        );
         assert_eq!(BleuTokenizer::Mteval13a.tokenize("a &amp;lt; b"), "a < b");
     }
 

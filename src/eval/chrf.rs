@@ -84,7 +84,9 @@ impl Chrf {
         let mut best = ChrfStats::default();
         let mut best_score = -1.0;
         for reference in references {
-            let ref_chars: Vec<char> = pystr::split(reference.as_ref()).flat_map(str::chars).collect();
+            let ref_chars: Vec<char> = pystr::split(reference.as_ref())
+                .flat_map(str::chars)
+                .collect();
             let ref_ngrams = char_ngrams(&ref_chars);
             let mut stats = ChrfStats::default();
             for n in 0..CHAR_ORDER {
@@ -92,7 +94,11 @@ impl Chrf {
                 let reference_total: u64 = reference.values().sum();
                 // sacrebleu counts no hypothesis n-grams when the reference
                 // has none of this order.
-                stats.hyp[n] = if reference.is_empty() { 0 } else { hyp.values().sum() };
+                stats.hyp[n] = if reference.is_empty() {
+                    0
+                } else {
+                    hyp.values().sum()
+                };
                 stats.reference[n] = reference_total;
                 stats.matched[n] = hyp
                     .iter()
@@ -120,12 +126,18 @@ impl Chrf {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        check_streams(hypotheses.len(), references.iter().map(|r| r.as_ref().len()));
+        check_streams(
+            hypotheses.len(),
+            references.iter().map(|r| r.as_ref().len()),
+        );
         hypotheses
             .iter()
             .enumerate()
             .map(|(i, hyp)| {
-                let refs: Vec<&str> = references.iter().map(|stream| stream.as_ref()[i].as_ref()).collect();
+                let refs: Vec<&str> = references
+                    .iter()
+                    .map(|stream| stream.as_ref()[i].as_ref())
+                    .collect();
                 self.segment_stats(hyp.as_ref(), &refs)
             })
             .collect()

@@ -30,7 +30,11 @@ impl Score {
         } else {
             0.0
         };
-        Score { precision, recall, fmeasure }
+        Score {
+            precision,
+            recall,
+            fmeasure,
+        }
     }
 }
 
@@ -77,7 +81,13 @@ impl Rouge {
         lower
             .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
             .filter(|token| !token.is_empty())
-            .map(|token| if self.stemmer && token.len() > 3 { porter::stem(token) } else { token.to_string() })
+            .map(|token| {
+                if self.stemmer && token.len() > 3 {
+                    porter::stem(token)
+                } else {
+                    token.to_string()
+                }
+            })
             .filter(|token| !token.is_empty())
             .collect()
     }
@@ -127,11 +137,17 @@ impl Rouge {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        super::check_streams(hypotheses.len(), references.iter().map(|r| r.as_ref().len()));
+        super::check_streams(
+            hypotheses.len(),
+            references.iter().map(|r| r.as_ref().len()),
+        );
         assert!(!hypotheses.is_empty(), "ROUGE needs at least one document");
         let mut sums = [[0.0f64; 3]; 4];
         for (i, hyp) in hypotheses.iter().enumerate() {
-            let refs: Vec<String> = references.iter().map(|r| sentence_per_line(r.as_ref()[i].as_ref())).collect();
+            let refs: Vec<String> = references
+                .iter()
+                .map(|r| sentence_per_line(r.as_ref()[i].as_ref()))
+                .collect();
             let scores = self.score(&sentence_per_line(hyp.as_ref()), &refs);
             for (sum, (_, score)) in sums.iter_mut().zip(scores.by_name()) {
                 sum[0] += score.precision;
@@ -140,8 +156,17 @@ impl Rouge {
             }
         }
         let n = hypotheses.len() as f64;
-        let mean = |s: [f64; 3]| Score { precision: s[0] / n, recall: s[1] / n, fmeasure: s[2] / n };
-        RougeScores { rouge1: mean(sums[0]), rouge2: mean(sums[1]), rouge_l: mean(sums[2]), rouge_lsum: mean(sums[3]) }
+        let mean = |s: [f64; 3]| Score {
+            precision: s[0] / n,
+            recall: s[1] / n,
+            fmeasure: s[2] / n,
+        };
+        RougeScores {
+            rouge1: mean(sums[0]),
+            rouge2: mean(sums[1]),
+            rouge_l: mean(sums[2]),
+            rouge_lsum: mean(sums[3]),
+        }
     }
 }
 
@@ -196,10 +221,20 @@ struct Prepared {
 
 impl Prepared {
     fn new(rouge: &Rouge, text: &str, vocab: &mut Vocabulary) -> Self {
-        let mut ids = |t: &str| rouge.tokenize(t).into_iter().map(|tok| vocab.id(tok)).collect::<Vec<u32>>();
+        let mut ids = |t: &str| {
+            rouge
+                .tokenize(t)
+                .into_iter()
+                .map(|tok| vocab.id(tok))
+                .collect::<Vec<u32>>()
+        };
         let tokens = ids(text);
         // rouge-score drops empty lines but keeps lines without tokens.
-        let sentences = text.split('\n').filter(|s| !s.is_empty()).map(&mut ids).collect();
+        let sentences = text
+            .split('\n')
+            .filter(|s| !s.is_empty())
+            .map(&mut ids)
+            .collect();
         Prepared { tokens, sentences }
     }
 }
@@ -223,7 +258,10 @@ fn ngram_score(target: &[u32], prediction: &[u32], n: usize) -> Score {
         .sum();
     let target_total = target.len().saturating_sub(n - 1);
     let prediction_total = prediction.len().saturating_sub(n - 1);
-    Score::new(overlap as f64 / prediction_total.max(1) as f64, overlap as f64 / target_total.max(1) as f64)
+    Score::new(
+        overlap as f64 / prediction_total.max(1) as f64,
+        overlap as f64 / target_total.max(1) as f64,
+    )
 }
 
 /// Length of the longest common subsequence, in O(len(b)) memory.
@@ -233,7 +271,11 @@ fn lcs_length(a: &[u32], b: &[u32]) -> usize {
         let mut diagonal = 0;
         for (j, &y) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = if x == y { diagonal + 1 } else { above.max(row[j]) };
+            row[j + 1] = if x == y {
+                diagonal + 1
+            } else {
+                above.max(row[j])
+            };
             diagonal = above;
         }
     }
@@ -324,7 +366,10 @@ mod tests {
     #[test]
     fn tokens_are_lowercase_alphanumeric_runs() {
         let rouge = Rouge::new(false);
-        assert_eq!(rouge.tokenize("The U.S.-based  firm's CEO, 42!"), ["the", "u", "s", "based", "firm", "s", "ceo", "42"]);
+        assert_eq!(
+            rouge.tokenize("The U.S.-based  firm's CEO, 42!"),
+            ["the", "u", "s", "based", "firm", "s", "ceo", "42"]
+        );
         assert_eq!(rouge.tokenize("İstanbul"), ["i", "stanbul"]);
     }
 
@@ -336,6 +381,9 @@ mod tests {
 
     #[test]
     fn sentence_breaks_follow_stops() {
-        assert_eq!(sentence_per_line("A b . C d ! E u.s. f ? g"), "A b .\nC d !\nE u.s.\nf ?\ng");
+        assert_eq!(
+            sentence_per_line("A b . C d ! E u.s. f ? g"),
+            "A b .\nC d !\nE u.s.\nf ?\ng"
+        );
     }
 }
