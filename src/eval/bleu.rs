@@ -11,7 +11,7 @@
 //! apart) and real Extension B characters are not split. Likewise
 //! `'\u2f800'`..`'\u2fa1d'` acts as U+2F81..=U+2FA1.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::ops::AddAssign;
 
 use super::{check_streams, pystr};

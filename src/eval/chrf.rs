@@ -7,7 +7,7 @@
 //! sums; it is not the mean of sentence scores. With several references a
 //! segment keeps the counts of the reference it scores best against.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::check_streams;
 use super::pystr;

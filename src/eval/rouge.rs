@@ -10,7 +10,7 @@
 //! - With several references, each ROUGE type takes the reference with the
 //!   best F1 for that type (rouge-score's `score_multi`).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::porter;
 
