@@ -75,21 +75,20 @@ impl Rouge {
 
     /// rouge-score's tokens of `text`.
     pub fn tokenize(&self, text: &str) -> Vec<String> {
-        // Lowercasing first matters beyond ASCII: 'İ' and the Kelvin sign
-        // lowercase to ASCII letters, as in Python.
-        let lower = text.to_lowercase();
-        lower
-            .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
-            .filter(|token| !token.is_empty())
-            .map(|token| {
-                if self.stemmer && token.len() > 3 {
-                    porter::stem(token)
-                } else {
-                    token.to_string()
-                }
-            })
-            .filter(|token| !token.is_empty())
-            .collect()
+        let mut tokens = Vec::new();
+        for_each_word(text, |word| tokens.push(self.normalize(word)));
+        tokens.retain(|t| !t.is_empty());
+        tokens
+    }
+
+    /// A lowercase `[a-z0-9]+` word as a token: stemmed when longer than 3
+    /// characters and the stemmer is on.
+    fn normalize(&self, word: &str) -> String {
+        if self.stemmer && word.len() > 3 {
+            porter::stem(word)
+        } else {
+            word.to_string()
+        }
     }
 
     /// Scores `hypothesis` against one or more references; with several,
@@ -195,17 +194,39 @@ pub fn sentence_per_line(text: &str) -> String {
     out
 }
 
+/// Calls `f` with each word of `text` in rouge-score's sense: the text is
+/// lowercased, and every run of characters outside `[a-z0-9]` separates.
+fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
+    // Lowercasing first matters beyond ASCII: 'İ' and the Kelvin sign
+    // lowercase to ASCII letters, as in Python.
+    let lower = text.to_lowercase();
+    lower
+        .split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
+        .filter(|word| !word.is_empty())
+        .for_each(&mut f);
+}
+
 /// Token ids shared by the texts of one scoring call, so comparisons and
-/// counts work on integers.
+/// counts work on integers; each distinct word is stemmed once.
 #[derive(Default)]
 struct Vocabulary {
     ids: HashMap<String, u32>,
+    /// word -> id of its token (`None` if it normalizes to nothing).
+    words: HashMap<String, Option<u32>>,
 }
 
 impl Vocabulary {
-    fn id(&mut self, token: String) -> u32 {
-        let next = self.ids.len() as u32;
-        *self.ids.entry(token).or_insert(next)
+    fn id_of_word(&mut self, rouge: &Rouge, word: &str) -> Option<u32> {
+        if let Some(&id) = self.words.get(word) {
+            return id;
+        }
+        let token = rouge.normalize(word);
+        let id = (!token.is_empty()).then(|| {
+            let next = self.ids.len() as u32;
+            *self.ids.entry(token).or_insert(next)
+        });
+        self.words.insert(word.to_string(), id);
+        id
     }
 
     fn len(&self) -> usize {
@@ -221,20 +242,19 @@ struct Prepared {
 
 impl Prepared {
     fn new(rouge: &Rouge, text: &str, vocab: &mut Vocabulary) -> Self {
-        let mut ids = |t: &str| {
-            rouge
-                .tokenize(t)
-                .into_iter()
-                .map(|tok| vocab.id(tok))
-                .collect::<Vec<u32>>()
-        };
-        let tokens = ids(text);
-        // rouge-score drops empty lines but keeps lines without tokens.
-        let sentences = text
-            .split('\n')
-            .filter(|s| !s.is_empty())
-            .map(&mut ids)
-            .collect();
+        let mut tokens = Vec::new();
+        let mut sentences = Vec::new();
+        // A newline always separates words, so the whole text's tokens are
+        // its lines' tokens in order.
+        for line in text.split('\n') {
+            let mut ids = Vec::new();
+            for_each_word(line, |word| ids.extend(vocab.id_of_word(rouge, word)));
+            tokens.extend_from_slice(&ids);
+            // rouge-score drops empty lines but keeps lines without tokens.
+            if !line.is_empty() {
+                sentences.push(ids);
+            }
+        }
         Prepared { tokens, sentences }
     }
 }
