@@ -28,8 +28,17 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum EvalCommand {
     /// ROUGE of summaries (one document per line) against references.
+    ///
+    /// Equal to rouge-score 0.1.2 with the Porter stemmer; scores are the
+    /// mean over documents of precision, recall and F1, on a 0-100 scale.
+    /// For ROUGE-Lsum each line is split into sentences after ".", "!" or
+    /// "?" followed by a space, as the SummEval tables in shared/eval were.
     Summaries(SummariesArgs),
     /// BLEU and chrF of translations (one segment per line) against references.
+    ///
+    /// Equal to sacrebleu 2.6.0 with its defaults: corpus BLEU (tokenizer zh
+    /// for --lang zh, else 13a; exp smoothing) and corpus chrF (character
+    /// 6-grams, beta 2), 0-100.
     Translations(TranslationsArgs),
     // `eval run` (generate briefs for a test set, then score them) belongs
     // here; the lead adds it on top of the two scorers above.
