@@ -25,11 +25,26 @@ pub fn script_of(c: char) -> Option<Script> {
     }
     let u = c as u32;
     let script = match u {
-        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x20000..=0x2A6DF | 0x2A700..=0x2EBEF
-        | 0x30000..=0x3134F | 0x3005 | 0x3007 => Script::Han,
+        0x4E00..=0x9FFF
+        | 0x3400..=0x4DBF
+        | 0xF900..=0xFAFF
+        | 0x20000..=0x2A6DF
+        | 0x2A700..=0x2EBEF
+        | 0x30000..=0x3134F
+        | 0x3005
+        | 0x3007 => Script::Han,
         0x0400..=0x052F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => Script::Cyrillic,
-        0x41..=0x5A | 0x61..=0x7A | 0xAA | 0xBA | 0xC0..=0x24F | 0x1E00..=0x1EFF | 0x2C60..=0x2C7F
-        | 0xA720..=0xA7FF | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A | 0x250..=0x2AF => Script::Latin,
+        0x41..=0x5A
+        | 0x61..=0x7A
+        | 0xAA
+        | 0xBA
+        | 0xC0..=0x24F
+        | 0x1E00..=0x1EFF
+        | 0x2C60..=0x2C7F
+        | 0xA720..=0xA7FF
+        | 0xFF21..=0xFF3A
+        | 0xFF41..=0xFF5A
+        | 0x250..=0x2AF => Script::Latin,
         _ => Script::Other,
     };
     Some(script)
@@ -124,55 +139,58 @@ const STOPWORDS: &[(&str, &[&str])] = &[
     (
         "English",
         &[
-            "the", "and", "of", "to", "in", "is", "that", "for", "it", "was", "on", "with", "as", "his",
-            "her", "by", "at", "from", "be", "this", "have", "are", "were", "which", "an", "has", "said",
-            "not", "but", "they", "he", "she", "their", "will", "would", "been", "who", "or", "its",
-            "after", "had", "we", "you", "than", "more", "about", "into", "over", "also", "a",
+            "the", "and", "of", "to", "in", "is", "that", "for", "it", "was", "on", "with", "as",
+            "his", "her", "by", "at", "from", "be", "this", "have", "are", "were", "which", "an",
+            "has", "said", "not", "but", "they", "he", "she", "their", "will", "would", "been",
+            "who", "or", "its", "after", "had", "we", "you", "than", "more", "about", "into",
+            "over", "also", "a",
         ],
     ),
     (
         "French",
         &[
-            "le", "la", "les", "des", "du", "et", "est", "une", "un", "dans", "pour", "qui", "sur", "au",
-            "aux", "pas", "par", "avec", "ce", "cette", "sont", "il", "elle", "ont", "été", "mais",
-            "ses", "leur", "plus", "ne", "se", "à", "a", "que",
+            "le", "la", "les", "des", "du", "et", "est", "une", "un", "dans", "pour", "qui", "sur",
+            "au", "aux", "pas", "par", "avec", "ce", "cette", "sont", "il", "elle", "ont", "été",
+            "mais", "ses", "leur", "plus", "ne", "se", "à", "a", "que",
         ],
     ),
     (
         "German",
         &[
-            "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "dem", "mit", "von",
-            "sich", "auf", "für", "im", "des", "auch", "es", "wird", "wurde", "sie", "er", "bei", "aus",
-            "nach", "wie", "sind", "hat", "dass", "oder", "einen", "einer",
+            "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "dem", "mit",
+            "von", "sich", "auf", "für", "im", "des", "auch", "es", "wird", "wurde", "sie", "er",
+            "bei", "aus", "nach", "wie", "sind", "hat", "dass", "oder", "einen", "einer",
         ],
     ),
     (
         "Spanish",
         &[
-            "el", "los", "las", "del", "y", "es", "una", "por", "con", "para", "que", "se", "lo", "su",
-            "sus", "al", "como", "pero", "más", "fue", "está", "han", "ha", "entre", "sobre", "este",
-            "esta", "en", "de", "la",
+            "el", "los", "las", "del", "y", "es", "una", "por", "con", "para", "que", "se", "lo",
+            "su", "sus", "al", "como", "pero", "más", "fue", "está", "han", "ha", "entre", "sobre",
+            "este", "esta", "en", "de", "la",
         ],
     ),
     (
         "Italian",
         &[
-            "il", "gli", "della", "delle", "di", "che", "è", "e", "per", "con", "non", "una", "sono",
-            "nel", "nella", "alla", "anche", "più", "come", "ma", "ha", "dei", "degli", "un", "la",
+            "il", "gli", "della", "delle", "di", "che", "è", "e", "per", "con", "non", "una",
+            "sono", "nel", "nella", "alla", "anche", "più", "come", "ma", "ha", "dei", "degli",
+            "un", "la",
         ],
     ),
     (
         "Portuguese",
         &[
-            "o", "os", "as", "da", "do", "das", "dos", "e", "em", "um", "uma", "não", "para", "com",
-            "que", "por", "mais", "foi", "ao", "na", "no", "é", "são", "seu", "sua", "de",
+            "o", "os", "as", "da", "do", "das", "dos", "e", "em", "um", "uma", "não", "para",
+            "com", "que", "por", "mais", "foi", "ao", "na", "no", "é", "são", "seu", "sua", "de",
         ],
     ),
     (
         "Dutch",
         &[
-            "de", "het", "een", "en", "van", "is", "niet", "dat", "op", "te", "zijn", "met", "voor",
-            "er", "aan", "ook", "als", "bij", "door", "wordt", "werd", "naar", "worden", "heeft", "hij",
+            "de", "het", "een", "en", "van", "is", "niet", "dat", "op", "te", "zijn", "met",
+            "voor", "er", "aan", "ook", "als", "bij", "door", "wordt", "werd", "naar", "worden",
+            "heeft", "hij",
         ],
     ),
 ];
@@ -201,7 +219,10 @@ pub fn guess_language(text: &str) -> Language {
         return Language::Chinese;
     }
     if counts.share(counts.cyrillic) >= 0.5 {
-        let ukrainian = text.chars().filter(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ')).count();
+        let ukrainian = text
+            .chars()
+            .filter(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ'))
+            .count();
         if ukrainian * 100 > counts.cyrillic {
             return Language::Other("Ukrainian".into());
         }
@@ -210,11 +231,16 @@ pub fn guess_language(text: &str) -> Language {
     if counts.share(counts.latin) >= 0.5 {
         return guess_latin_language(text);
     }
-    let largest = [(counts.han, Script::Han), (counts.cyrillic, Script::Cyrillic), (counts.latin, Script::Latin), (counts.other, Script::Other)]
-        .into_iter()
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, s)| s)
-        .unwrap_or(Script::Other);
+    let largest = [
+        (counts.han, Script::Han),
+        (counts.cyrillic, Script::Cyrillic),
+        (counts.latin, Script::Latin),
+        (counts.other, Script::Other),
+    ]
+    .into_iter()
+    .max_by_key(|(n, _)| *n)
+    .map(|(_, s)| s)
+    .unwrap_or(Script::Other);
     match largest {
         Script::Han => Language::Chinese,
         Script::Cyrillic => Language::Russian,
@@ -367,12 +393,20 @@ mod tests {
     #[test]
     fn guesses_the_three_languages_of_a_brief() {
         assert_eq!(
-            guess_language("China and Russia reached a broad consensus on a range of issues during the visit."),
+            guess_language(
+                "China and Russia reached a broad consensus on a range of issues during the visit."
+            ),
             Language::English
         );
-        assert_eq!(guess_language("中国和俄罗斯在王毅访问莫斯科期间就一系列问题达成了广泛共识。"), Language::Chinese);
+        assert_eq!(
+            guess_language("中国和俄罗斯在王毅访问莫斯科期间就一系列问题达成了广泛共识。"),
+            Language::Chinese
+        );
         // Latin names inside Chinese do not make it English.
-        assert_eq!(guess_language("美国总统特朗普(Donald Trump)的特使Steve Witkoff访问了莫斯科。"), Language::Chinese);
+        assert_eq!(
+            guess_language("美国总统特朗普(Donald Trump)的特使Steve Witkoff访问了莫斯科。"),
+            Language::Chinese
+        );
         assert_eq!(
             guess_language("Китай и Россия достигли широкого консенсуса по ряду вопросов во время визита Ван И в Москву."),
             Language::Russian
@@ -391,9 +425,18 @@ mod tests {
 
     #[test]
     fn other_scripts_and_empty_text() {
-        assert_eq!(guess_language("Η Κίνα και η Ρωσία συμφώνησαν"), Language::Other("Greek script".into()));
-        assert_eq!(guess_language("中国とロシアは合意に達しました"), Language::Other("Japanese".into()));
-        assert_eq!(guess_language("Китай і Україна обговорили питання"), Language::Other("Ukrainian".into()));
+        assert_eq!(
+            guess_language("Η Κίνα και η Ρωσία συμφώνησαν"),
+            Language::Other("Greek script".into())
+        );
+        assert_eq!(
+            guess_language("中国とロシアは合意に達しました"),
+            Language::Other("Japanese".into())
+        );
+        assert_eq!(
+            guess_language("Китай і Україна обговорили питання"),
+            Language::Other("Ukrainian".into())
+        );
         assert_eq!(guess_language("  2025 — 3.5% "), Language::Unknown);
         assert_eq!(guess_language("Xinhua Beijing"), Language::Unknown);
     }

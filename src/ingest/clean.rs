@@ -75,13 +75,19 @@ impl Furniture {
             .rule
             .into_iter()
             .map(|r| {
-                let regex = Regex::new(&r.regex).map_err(|e| anyhow::anyhow!("rule {:?}: {e}", r.name))?;
+                let regex =
+                    Regex::new(&r.regex).map_err(|e| anyhow::anyhow!("rule {:?}: {e}", r.name))?;
                 Ok(Rule { regex, action: r.action, max_words: r.max_words })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Furniture {
             exact: file.lines.exact.iter().map(|l| l.to_lowercase()).collect(),
-            link_list_headers: file.lines.link_list_headers.iter().map(|l| l.to_lowercase()).collect(),
+            link_list_headers: file
+                .lines
+                .link_list_headers
+                .iter()
+                .map(|l| l.to_lowercase())
+                .collect(),
             rules,
             heuristics: file.heuristics,
         })
@@ -90,7 +96,10 @@ impl Furniture {
     /// The built-in rules from `furniture.toml`.
     pub fn builtin() -> &'static Furniture {
         static BUILTIN: OnceLock<Furniture> = OnceLock::new();
-        BUILTIN.get_or_init(|| Furniture::from_toml(FURNITURE_TOML).expect("the embedded furniture.toml is valid (unit-tested)"))
+        BUILTIN.get_or_init(|| {
+            Furniture::from_toml(FURNITURE_TOML)
+                .expect("the embedded furniture.toml is valid (unit-tested)")
+        })
     }
 
     /// The first rule that marks `line` as furniture, if any.
@@ -116,6 +125,9 @@ pub fn clean(text: &str) -> Cleaned {
 /// One input line and what cleaning decided about it.
 struct Line {
     text: String,
+    /// Parts of the raw line separated by a tab or several spaces: a row
+    /// of buttons ("Accept all   Manage preferences") comes out this way.
+    parts: Vec<String>,
     /// Blank in the input: a paragraph break.
     blank: bool,
     keep: bool,
@@ -129,7 +141,8 @@ pub fn clean_with(text: &str, furniture: &Furniture) -> Cleaned {
         .map(|l| {
             let text = normalize_line(l);
             let blank = text.is_empty();
-            Line { text, blank, keep: !blank }
+            let parts = split_wide_gaps(l.trim()).into_iter().map(normalize_line).collect();
+            Line { text, parts, blank, keep: !blank }
         })
         .collect();
 
@@ -165,6 +178,31 @@ fn normalize_line(line: &str) -> String {
     out
 }
 
+/// Splits at tabs and at runs of two or more spaces.
+fn split_wide_gaps(line: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let wide = bytes[i] == b'\t' || (bytes[i] == b' ' && bytes.get(i + 1) == Some(&b' '));
+        if wide {
+            let mut j = i;
+            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+                j += 1;
+            }
+            parts.push(&line[start..i]);
+            start = j;
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    parts.push(&line[start..]);
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
 fn word_count(s: &str) -> usize {
     s.split_whitespace().count()
 }
@@ -197,7 +235,9 @@ fn drop_by_rules(lines: &mut [Line], furniture: &Furniture) {
             continue;
         }
         let key = exact_key(&lines[i].text);
-        if furniture.exact.contains(&key) {
+        let row_of_buttons = lines[i].parts.len() > 1
+            && lines[i].parts.iter().all(|p| furniture.exact.contains(&exact_key(p)));
+        if furniture.exact.contains(&key) || row_of_buttons {
             lines[i].keep = false;
         } else if furniture.link_list_headers.contains(&key) {
             // The header and the links under it, up to the next story text.
@@ -209,7 +249,9 @@ fn drop_by_rules(lines: &mut [Line], furniture: &Furniture) {
             }
             i = j;
             continue;
-        } else if let Some(rule) = furniture.matching_rule(&lines[i].text, word_count(&lines[i].text)) {
+        } else if let Some(rule) =
+            furniture.matching_rule(&lines[i].text, word_count(&lines[i].text))
+        {
             lines[i].keep = false;
             if rule.action == Action::DropWithNext {
                 // The paragraph after it: the rest of this block, or the
@@ -232,7 +274,8 @@ fn drop_by_rules(lines: &mut [Line], furniture: &Furniture) {
 
 /// Runs of short unpunctuated lines: menus and section links.
 fn drop_navigation_runs(lines: &mut [Line], h: &Heuristics) {
-    let is_nav = |l: &Line| word_count(&l.text) <= h.nav_max_words && !has_sentence_punctuation(&l.text);
+    let is_nav =
+        |l: &Line| word_count(&l.text) <= h.nav_max_words && !has_sentence_punctuation(&l.text);
     let kept: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].keep).collect();
     let mut run_start = 0;
     while run_start < kept.len() {
@@ -256,7 +299,10 @@ fn drop_kickers(lines: &mut [Line], h: &Heuristics) {
             break;
         }
         let short = word_count(&line.text) <= h.kicker_max_words;
-        if short && !has_sentence_punctuation(&line.text) && !line.text.chars().any(|c| c.is_ascii_digit()) {
+        if short
+            && !has_sentence_punctuation(&line.text)
+            && !line.text.chars().any(|c| c.is_ascii_digit())
+        {
             line.keep = false;
         }
     }
@@ -339,6 +385,20 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_buttons_are_furniture_but_rows_of_words_are_not() {
+        assert_eq!(
+            split_wide_gaps("Accept all   Manage preferences\tX"),
+            vec!["Accept all", "Manage preferences", "X"]
+        );
+        let story = "The deal was agreed on Wednesday after talks that lasted through the night.";
+        assert_eq!(clean(&format!("Accept all   Manage preferences\n\n{story}")).text, story);
+        assert_eq!(
+            clean(&format!("Accept all   the offers\n\n{story}")).text,
+            format!("Accept all the offers\n\n{story}")
+        );
+    }
+
+    #[test]
     fn whitespace_is_normalised() {
         assert_eq!(normalize_line("  a\u{a0}\u{a0}b\t c\u{200B}d  "), "a b cd");
     }
@@ -370,6 +430,8 @@ mod tests {
                     the practice went far beyond what the law allowed for any public body in the country, \
                     a complaint the ministry rejected in a statement on Tuesday that ran to several pages \
                     and cited three earlier court rulings on data protection and privacy in public services.";
-        assert!(clean(&format!("We use cookies to improve your experience.\n\n{long}")).text == long);
+        assert!(
+            clean(&format!("We use cookies to improve your experience.\n\n{long}")).text == long
+        );
     }
 }

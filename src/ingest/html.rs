@@ -21,20 +21,28 @@ pub struct HtmlArticle {
 
 /// Extracts the main content of `html`, read from `source`.
 pub fn extract(html: &str, source: &str) -> Result<HtmlArticle, InputError> {
-    let config = dom_smoothie::Config { text_mode: dom_smoothie::TextMode::Formatted, ..Default::default() };
+    let config =
+        dom_smoothie::Config { text_mode: dom_smoothie::TextMode::Formatted, ..Default::default() };
     let no_content = |why: String| {
         InputError::new(
             source,
             format!("no article content found in this HTML page ({why}); give the article as text instead"),
         )
     };
-    let mut readability =
-        dom_smoothie::Readability::new(html, None, Some(config)).map_err(|e| no_content(e.to_string()))?;
+    let document = dom_query::Document::from(html);
+    // Readability takes the URL only from JSON-LD; most pages give it as
+    // the canonical link or the Open Graph URL.
+    let page_url = ["link[rel=canonical]", "meta[property='og:url']"].iter().find_map(|selector| {
+        let node = document.select(selector);
+        node.attr("href").or_else(|| node.attr("content")).map(|v| v.to_string())
+    });
+    let mut readability = dom_smoothie::Readability::with_document(document, None, Some(config))
+        .map_err(|e| no_content(e.to_string()))?;
     let article = readability.parse().map_err(|e| no_content(e.to_string()))?;
     let non_empty = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(HtmlArticle {
         title: non_empty(Some(article.title)),
-        url: non_empty(article.url),
+        url: non_empty(article.url).or(non_empty(page_url)),
         date: non_empty(article.published_time),
         text: article.text_content.to_string(),
     })

@@ -79,10 +79,16 @@ impl std::error::Error for ArticleError {
 pub fn read_article(path: &Path) -> Result<Article, InputError> {
     let source = path.display().to_string();
     if path.is_dir() {
-        return Err(InputError::new(path, "is a folder; read folders with ArticleReader (or `polybrief clean DIR`)"));
+        return Err(InputError::new(
+            path,
+            "is a folder; read folders with ArticleReader (or `polybrief clean DIR`)",
+        ));
     }
     if kind_of(path) == InputKind::Jsonl {
-        return Err(InputError::new(path, "is a JSONL file of many articles; read it with ArticleReader"));
+        return Err(InputError::new(
+            path,
+            "is a JSONL file of many articles; read it with ArticleReader",
+        ));
     }
     let bytes = read_limited(path)?;
     article_from_bytes(&bytes, kind_of(path), safe_id(&file_stem(path)), source, None)
@@ -91,6 +97,7 @@ pub fn read_article(path: &Path) -> Result<Article, InputError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InputKind {
     Text,
+    Markdown,
     Html,
     Jsonl,
 }
@@ -99,6 +106,7 @@ fn kind_of(path: &Path) -> InputKind {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("html" | "htm") => InputKind::Html,
         Some("jsonl") => InputKind::Jsonl,
+        Some("md" | "markdown") => InputKind::Markdown,
         _ => InputKind::Text,
     }
 }
@@ -129,7 +137,8 @@ fn safe_id(name: &str) -> String {
 /// extension, folders joined by `__`.
 fn id_in_folder(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
-    let parts: Vec<String> = rel.components().map(|c| safe_id(&c.as_os_str().to_string_lossy())).collect();
+    let parts: Vec<String> =
+        rel.components().map(|c| safe_id(&c.as_os_str().to_string_lossy())).collect();
     parts.join("__")
 }
 
@@ -143,9 +152,8 @@ fn io_problem(e: &std::io::Error) -> String {
 
 fn too_big(size: u64) -> String {
     format!(
-        "is {:.1} MB, over the {} MB limit for one article; pass the article alone, not a dump or archive",
-        size as f64 / 1e6,
-        MAX_INPUT_BYTES / (1024 * 1024)
+        "is {size} bytes, over the limit of {MAX_INPUT_BYTES} bytes (10 MiB) for one article; \
+         pass the article alone, not a dump or archive"
     )
 }
 
@@ -191,8 +199,28 @@ fn article_from_bytes(
 ) -> Result<Article, InputError> {
     let decoded = decode::decode(bytes, &source)?;
     let notes: Vec<String> = decoded.note.into_iter().collect();
-    let body = if kind == InputKind::Html { Body::Html(decoded.text) } else { Body::Text(decoded.text) };
+    let body = match kind {
+        InputKind::Html => Body::Html(decoded.text),
+        InputKind::Markdown => Body::Text(strip_heading_marks(&decoded.text)),
+        InputKind::Text | InputKind::Jsonl => Body::Text(decoded.text),
+    };
     build_article(body, id, source, meta.unwrap_or_default(), notes)
+}
+
+/// Markdown headings ("# Title") read as plain lines, so the headline is
+/// recognised as one.
+fn strip_heading_marks(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let hashes = line.len() - line.trim_start_matches('#').len();
+            if (1..=6).contains(&hashes) && line[hashes..].starts_with(' ') {
+                line[hashes..].trim_start()
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 enum Body {
@@ -214,7 +242,10 @@ fn build_article(
         Body::Text(text) => text,
         Body::Html(html) => {
             if html.trim().is_empty() {
-                return Err(InputError::new(&source, "is empty; give a page with the article in it"));
+                return Err(InputError::new(
+                    &source,
+                    "is empty; give a page with the article in it",
+                ));
             }
             let page = html::extract(&html, &source)?;
             notes.push("html main content extracted".into());
@@ -225,7 +256,10 @@ fn build_article(
         }
     };
     if text.trim().is_empty() {
-        return Err(InputError::new(&source, "is empty (or only whitespace); give the article's text"));
+        return Err(InputError::new(
+            &source,
+            "is empty (or only whitespace); give the article's text",
+        ));
     }
     let cleaned = clean::clean(&text);
     if cleaned.text.is_empty() {
@@ -235,7 +269,10 @@ fn build_article(
              check that it holds a news article",
         ));
     }
-    let title = title.map(|t| clean::clean(&t).text.replace("\n\n", " ")).filter(|t| !t.is_empty()).or(cleaned.title);
+    let title = title
+        .map(|t| clean::clean(&t).text.replace("\n\n", " "))
+        .filter(|t| !t.is_empty())
+        .or(cleaned.title);
     let mut text = cleaned.text;
     if let Some(t) = &title {
         let first = paragraphs(&text).first().map(|p| p.to_lowercase()).unwrap_or_default();
@@ -339,7 +376,10 @@ impl ArticleReader {
                 source: dir.display().to_string(),
                 error: InputError::new(
                     dir,
-                    format!("folder has no article files (searched recursively for .{})", FOLDER_EXTENSIONS.join(", .")),
+                    format!(
+                        "folder has no article files (searched recursively for .{})",
+                        FOLDER_EXTENSIONS.join(", .")
+                    ),
                 ),
             });
         }
@@ -354,9 +394,18 @@ impl ArticleReader {
     }
 
     fn open_jsonl(&mut self, path: &Path) -> Result<(), ArticleError> {
-        let fail = |error| ArticleError { id: safe_id(&file_stem(path)), source: path.display().to_string(), error };
+        let fail = |error| ArticleError {
+            id: safe_id(&file_stem(path)),
+            source: path.display().to_string(),
+            error,
+        };
         let file = File::open(path).map_err(|e| fail(InputError::new(path, io_problem(&e))))?;
-        self.jsonl = Some(JsonlFile { path: path.to_path_buf(), reader: BufReader::new(file), line_no: 0, stem: file_stem(path) });
+        self.jsonl = Some(JsonlFile {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            line_no: 0,
+            stem: file_stem(path),
+        });
         Ok(())
     }
 
@@ -370,7 +419,13 @@ impl ArticleReader {
             let fallback_id = format!("{}-{}", jsonl.stem, line_no);
             let mut line = Vec::new();
             let read = (&mut jsonl.reader).take(MAX_INPUT_BYTES + 1).read_until(b'\n', &mut line);
-            let fail = |id: String, problem: String| Err(ArticleError { id, source: source.clone(), error: InputError::new(&source, problem) });
+            let fail = |id: String, problem: String| {
+                Err(ArticleError {
+                    id,
+                    source: source.clone(),
+                    error: InputError::new(&source, problem),
+                })
+            };
             match read {
                 Err(e) => {
                     self.jsonl = None;
@@ -386,7 +441,10 @@ impl ArticleReader {
                 // Skip the rest of the oversized line.
                 let mut rest = Vec::new();
                 let _ = jsonl.reader.read_until(b'\n', &mut rest);
-                return Some(fail(fallback_id, format!("this record {}", too_big(line.len() as u64))));
+                return Some(fail(
+                    fallback_id,
+                    format!("this record {}", too_big(line.len() as u64)),
+                ));
             }
             let Ok(text) = std::str::from_utf8(&line) else {
                 return Some(fail(fallback_id, "is not UTF-8; JSONL must be UTF-8".into()));
@@ -399,7 +457,8 @@ impl ArticleReader {
                 Err(problem) => return Some(fail(fallback_id, problem)),
             };
             let id = self.unique_id(record.id.map(|id| safe_id(&id)).unwrap_or(fallback_id));
-            let result = build_article(record.body, id.clone(), source.clone(), record.meta, Vec::new());
+            let result =
+                build_article(record.body, id.clone(), source.clone(), record.meta, Vec::new());
             return Some(result.map_err(|error| ArticleError { id, source, error }));
         }
     }
@@ -429,7 +488,11 @@ fn parse_record(line: &str) -> Result<Record, String> {
     let body = match (string("text")?, string("html")?) {
         (Some(text), _) => Body::Text(text),
         (None, Some(html)) => Body::Html(html),
-        (None, None) => return Err("has neither \"text\" nor \"html\"; give the article body in one of them".into()),
+        (None, None) => {
+            return Err(
+                "has neither \"text\" nor \"html\"; give the article body in one of them".into()
+            )
+        }
     };
     Ok(Record {
         id: string("id")?,
@@ -511,13 +574,22 @@ mod tests {
         assert_eq!(safe_id("World news: China/Russia (2025)"), "World-news-China-Russia-2025");
         assert_eq!(safe_id("../.."), "article");
         assert_eq!(safe_id("新闻 1"), "新闻-1");
-        assert_eq!(id_in_folder(Path::new("in"), Path::new("in/asia/china.v2.txt")), "asia__china.v2");
+        assert_eq!(
+            id_in_folder(Path::new("in"), Path::new("in/asia/china.v2.txt")),
+            "asia__china.v2"
+        );
     }
 
     #[test]
     fn records_need_a_body() {
-        assert!(parse_record("{\"id\": \"a\"}").err().unwrap().contains("neither \"text\" nor \"html\""));
-        assert!(parse_record("{\"id\": 1, \"text\": 5}").err().unwrap().contains("\"text\" must be a string"));
+        assert!(parse_record("{\"id\": \"a\"}")
+            .err()
+            .unwrap()
+            .contains("neither \"text\" nor \"html\""));
+        assert!(parse_record("{\"id\": 1, \"text\": 5}")
+            .err()
+            .unwrap()
+            .contains("\"text\" must be a string"));
         assert!(parse_record("[1]").err().unwrap().contains("not a JSON object"));
         assert!(parse_record("{oops").err().unwrap().contains("not valid JSON"));
         assert_eq!(parse_record("{\"id\": 7, \"text\": \"x\"}").unwrap().id.as_deref(), Some("7"));

@@ -39,13 +39,13 @@ pub fn paragraphs(text: &str) -> Vec<&str> {
 const TITLES: &[&str] = &[
     "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "Sen", "Sens", "Rep", "Reps", "Gov", "Gen", "Col",
     "Lt", "Sgt", "Capt", "Cmdr", "Adm", "Maj", "Brig", "Cpl", "Pvt", "Rev", "Hon", "Pres", "Supt",
-    "Det", "Insp", "St", "Mt", "Ft", "Fr", "Atty", "Gens",
+    "Det", "Insp", "Mt", "Ft", "Fr", "Atty", "Gens",
 ];
 
 /// Abbreviations that do not end a sentence when a number follows ("Dec. 2", "No. 10").
 const BEFORE_NUMBER: &[&str] = &[
-    "No", "Nos", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
-    "Art", "Vol", "pp", "p", "Fig", "Ch", "Sec", "Op", "Nr",
+    "No", "Nos", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov",
+    "Dec", "Art", "Vol", "pp", "p", "Fig", "Ch", "Sec", "Op", "Nr",
 ];
 
 /// Abbreviations that may or may not end a sentence ("Apple Inc. The
@@ -53,17 +53,81 @@ const BEFORE_NUMBER: &[&str] = &[
 /// that usually starts a sentence.
 const AMBIGUOUS: &[&str] = &[
     "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "Bros", "etc", "vs", "approx", "Ave", "Blvd", "Rd",
-    "Univ", "Dept", "Assn", "Plc", "plc", "Esq", "al",
+    "Univ", "Dept", "Assn", "Plc", "plc", "Esq", "al", "St",
+    // US state abbreviations in AP datelines: "AURORA, Colo. (AP) -".
+    "Ala", "Ariz", "Ark", "Ca", "Cal", "Calif", "Colo", "Conn", "Del", "Fla", "Ga", "Ill", "Ind",
+    "Kan", "Ky", "La", "Md", "Mass", "Mich", "Minn", "Miss", "Mo", "Mont", "Neb", "Nev", "Okla",
+    "Ore", "Pa", "Tenn", "Tex", "Va", "Vt", "Wash", "Wis", "Wyo",
 ];
 
 /// Words that commonly open a sentence, used after ambiguous abbreviations.
 const SENTENCE_STARTERS: &[&str] = &[
-    "The", "A", "An", "He", "She", "It", "They", "We", "I", "You", "But", "And", "In", "On", "This",
-    "That", "These", "Those", "There", "His", "Her", "Their", "Its", "Our", "As", "At", "After",
-    "Before", "When", "While", "If", "So", "Yet", "However", "Meanwhile", "Some", "Many", "Most",
-    "Others", "For", "With", "By", "From", "Since", "Although", "Though", "Now", "Then", "Still",
-    "Also", "What", "Who", "Why", "How", "Where", "Such", "Both", "Each", "All", "No", "Not",
-    "Last", "Earlier", "Later", "Officials", "According",
+    "The",
+    "A",
+    "An",
+    "He",
+    "She",
+    "It",
+    "They",
+    "We",
+    "I",
+    "You",
+    "But",
+    "And",
+    "In",
+    "On",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "There",
+    "His",
+    "Her",
+    "Their",
+    "Its",
+    "Our",
+    "As",
+    "At",
+    "After",
+    "Before",
+    "When",
+    "While",
+    "If",
+    "So",
+    "Yet",
+    "However",
+    "Meanwhile",
+    "Some",
+    "Many",
+    "Most",
+    "Others",
+    "For",
+    "With",
+    "By",
+    "From",
+    "Since",
+    "Although",
+    "Though",
+    "Now",
+    "Then",
+    "Still",
+    "Also",
+    "What",
+    "Who",
+    "Why",
+    "How",
+    "Where",
+    "Such",
+    "Both",
+    "Each",
+    "All",
+    "No",
+    "Not",
+    "Last",
+    "Earlier",
+    "Later",
+    "Officials",
+    "According",
 ];
 
 fn is_closer(c: char) -> bool {
@@ -148,9 +212,11 @@ fn word_ending_at(p: &str, floor: usize, end: usize) -> &str {
     word.trim_start_matches(|c: char| is_opener(c) || c == '—' || c == '-')
 }
 
-/// The word starting at byte `start` (up to the next whitespace).
+/// The word starting at byte `start` (up to the next whitespace), after
+/// any list marker or quoted-reply mark: "- Plug in", "*Note", "> Also".
 fn word_starting_at(p: &str, start: usize) -> &str {
-    let rest = &p[start..];
+    let rest = p[start..]
+        .trim_start_matches(|c: char| matches!(c, '*' | '-' | '>' | '•') || c.is_whitespace());
     let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
     &rest[..end]
 }
@@ -232,13 +298,24 @@ mod tests {
 
     #[test]
     fn dotted_abbreviation_ends_a_sentence_before_a_common_opener() {
-        let p = "The firm moved to the U.S. The move cost $1.2 billion. It opened at 9 a.m. Monday.";
-        assert_eq!(sentences(p), vec!["The firm moved to the U.S.", "The move cost $1.2 billion.", "It opened at 9 a.m. Monday."]);
+        let p =
+            "The firm moved to the U.S. The move cost $1.2 billion. It opened at 9 a.m. Monday.";
+        assert_eq!(
+            sentences(p),
+            vec![
+                "The firm moved to the U.S.",
+                "The move cost $1.2 billion.",
+                "It opened at 9 a.m. Monday."
+            ]
+        );
     }
 
     #[test]
     fn chinese_full_stops_end_sentences() {
-        assert_eq!(sentences("中国和俄罗斯达成共识。王毅说：“继续合作！”双方同意。"), vec!["中国和俄罗斯达成共识。", "王毅说：“继续合作！”", "双方同意。"]);
+        assert_eq!(
+            sentences("中国和俄罗斯达成共识。王毅说：“继续合作！”双方同意。"),
+            vec!["中国和俄罗斯达成共识。", "王毅说：“继续合作！”", "双方同意。"]
+        );
     }
 
     #[test]
