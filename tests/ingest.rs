@@ -161,6 +161,29 @@ fn jsonl_broken_lines_do_not_stop_the_others() {
 }
 
 #[test]
+fn jsonl_oversized_record_is_skipped_and_empty_file_is_an_error() {
+    let dir = scratch("jsonl_limits");
+    let big = dir.join("big.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    write!(f, "{{\"id\": \"huge\", \"text\": \"").unwrap();
+    f.write_all(&vec![b'a'; MAX_INPUT_BYTES as usize]).unwrap();
+    writeln!(f, "\"}}").unwrap();
+    writeln!(f, "{{\"id\": \"small\", \"text\": \"The harbour reopened on Friday after repairs to the sea wall were finished ahead of schedule.\"}}").unwrap();
+    drop(f);
+    let items = read_all(std::slice::from_ref(&big));
+    assert_eq!(items.len(), 2);
+    let err = items[0].as_ref().unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{}:1: this record is", big.display())), "{err}");
+    assert_eq!(items[1].as_ref().unwrap().id, "small");
+
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "\n  \n").unwrap();
+    let items = read_all(std::slice::from_ref(&empty));
+    assert_eq!(items.len(), 1);
+    assert!(items[0].as_ref().unwrap_err().to_string().contains("has no records"));
+}
+
+#[test]
 fn html_pages_give_the_story_without_page_furniture() {
     let a = read_article(&fixture("page-harbour.html")).unwrap();
     assert_eq!(a.title.as_deref(), Some("Port workers strike over automation plans"));
@@ -221,12 +244,24 @@ fn missing_empty_blank_binary_and_undecodable_files_are_named_errors() {
     // A UTF-16 byte-order mark, then a lone high surrogate.
     std::fs::write(&bad_utf16, [0xFF, 0xFE, b'H', 0, b'i', 0, 0x00, 0xD8, b'!', 0]).unwrap();
 
+    // Not UTF-8, no control characters, and no legacy encoding makes words of it.
+    let noise = dir.join("noise.txt");
+    let mut state: u32 = 7;
+    let noise_bytes: Vec<u8> = (0..4000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((state >> 16) as u8).max(b' ')
+        })
+        .collect();
+    std::fs::write(&noise, noise_bytes).unwrap();
+
     let cases = [
         (&missing, "no such file"),
         (&empty, "is empty"),
         (&blank, "is empty"),
         (&binary, "binary"),
         (&bad_utf16, "not valid UTF-16LE"),
+        (&noise, "could not be decoded sensibly"),
     ];
     for (path, problem) in cases {
         let err = read_article(path).unwrap_err();

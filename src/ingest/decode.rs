@@ -165,6 +165,24 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_without_controls_are_refused_as_garbage() {
+        // Not UTF-8 and no NULs or control characters: only the check that a
+        // legacy decoding gives mostly letters can catch it.
+        let mut state: u32 = 12345;
+        let bytes: Vec<u8> = (0..2000)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                match ((state >> 16) & 0xFF) as u8 {
+                    b if b < 0x20 => b' ',
+                    b => b,
+                }
+            })
+            .collect();
+        let err = decode(&bytes, "noise.txt").unwrap_err();
+        assert!(err.problem.contains("could not be decoded sensibly"), "{err}");
+    }
+
+    #[test]
     fn stray_control_characters_are_dropped() {
         let d =
             decode("a long line of text with one stray \u{7} bell in it".as_bytes(), "a").unwrap();

@@ -301,6 +301,8 @@ struct JsonlFile {
     path: PathBuf,
     reader: BufReader<File>,
     line_no: usize,
+    /// Non-blank lines seen, good or bad: a file with none is an error.
+    records: usize,
     stem: String,
 }
 
@@ -404,6 +406,7 @@ impl ArticleReader {
             path: path.to_path_buf(),
             reader: BufReader::new(file),
             line_no: 0,
+            records: 0,
             stem: file_stem(path),
         });
         Ok(())
@@ -416,7 +419,7 @@ impl ArticleReader {
             jsonl.line_no += 1;
             let line_no = jsonl.line_no;
             let source = format!("{}:{}", jsonl.path.display(), line_no);
-            let fallback_id = format!("{}-{}", jsonl.stem, line_no);
+            let fallback_id = safe_id(&format!("{}-{}", jsonl.stem, line_no));
             let mut line = Vec::new();
             let read = (&mut jsonl.reader).take(MAX_INPUT_BYTES + 1).read_until(b'\n', &mut line);
             let fail = |id: String, problem: String| {
@@ -431,16 +434,30 @@ impl ArticleReader {
                     self.jsonl = None;
                     return Some(fail(fallback_id, io_problem(&e)));
                 }
+                Ok(0) if jsonl.records == 0 => {
+                    let path = jsonl.path.clone();
+                    self.jsonl = None;
+                    return Some(Err(ArticleError {
+                        id: safe_id(&file_stem(&path)),
+                        source: path.display().to_string(),
+                        error: InputError::new(
+                            &path,
+                            "has no records; each line must be a JSON object with \"text\" or \"html\"",
+                        ),
+                    }));
+                }
                 Ok(0) => {
                     self.jsonl = None;
                     return None;
                 }
                 Ok(_) => {}
             }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            jsonl.records += 1;
             if line.len() as u64 > MAX_INPUT_BYTES {
-                // Skip the rest of the oversized line.
-                let mut rest = Vec::new();
-                let _ = jsonl.reader.read_until(b'\n', &mut rest);
+                skip_rest_of_line(&mut jsonl.reader);
                 return Some(fail(
                     fallback_id,
                     format!("this record {}", too_big(line.len() as u64)),
@@ -449,9 +466,6 @@ impl ArticleReader {
             let Ok(text) = std::str::from_utf8(&line) else {
                 return Some(fail(fallback_id, "is not UTF-8; JSONL must be UTF-8".into()));
             };
-            if text.trim().is_empty() {
-                continue;
-            }
             let record = match parse_record(text) {
                 Ok(r) => r,
                 Err(problem) => return Some(fail(fallback_id, problem)),
@@ -460,6 +474,23 @@ impl ArticleReader {
             let result =
                 build_article(record.body, id.clone(), source.clone(), record.meta, Vec::new());
             return Some(result.map_err(|error| ArticleError { id, source, error }));
+        }
+    }
+}
+
+/// Discards input up to and including the next newline without holding it.
+fn skip_rest_of_line(reader: &mut impl BufRead) {
+    loop {
+        let (done, used) = match reader.fill_buf() {
+            Ok([]) | Err(_) => return,
+            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (false, buf.len()),
+            },
+        };
+        reader.consume(used);
+        if done {
+            return;
         }
     }
 }
