@@ -195,11 +195,20 @@ const STOPWORDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Below this many Latin words with no stopword of any language we do not
-/// guess at all.
-const MIN_WORDS_TO_GUESS: usize = 8;
-/// A language needs at least this share of its stopwords among the words.
-const MIN_STOPWORD_RATE: f64 = 0.08;
+/// A language needs at least this share of its stopwords among the words
+/// (running English has 40% or more; a headline may have none).
+const MIN_STOPWORD_RATE: f64 = 0.05;
+/// A language other than English needs at least this many stopword hits:
+/// one short word ("no", "un", "op") is as likely an English word or name.
+const MIN_OTHER_HITS: usize = 2;
+/// Text this long with no language's stopwords is not English, whatever it is.
+const MIN_WORDS_FOR_UNKNOWN_LATIN: usize = 30;
+/// Shares of letters above which a text is taken for Chinese or Russian. A
+/// Han character carries about a word where Latin spells one in five
+/// letters or so, so Chinese keeping English names has a low Han share;
+/// Cyrillic and Latin words are of a length.
+const MIN_HAN_SHARE: f64 = 0.2;
+const MIN_CYRILLIC_SHARE: f64 = 0.35;
 
 /// Guesses the language of `text` from the shares of its scripts and, for
 /// Latin-script text, from how often each language's stopwords occur.
@@ -209,16 +218,14 @@ pub fn guess_language(text: &str) -> Language {
     if letters == 0 {
         return Language::Unknown;
     }
-    // A Han character carries a word's worth of meaning where a Latin word
-    // takes several letters, so Chinese wins at a lower share.
-    if counts.share(counts.han) >= 0.3 {
+    if counts.share(counts.han) >= MIN_HAN_SHARE {
         let kana = text.chars().filter(|c| matches!(*c as u32, 0x3040..=0x30FF)).count();
         if kana * 10 > counts.han {
             return Language::Other("Japanese".into());
         }
         return Language::Chinese;
     }
-    if counts.share(counts.cyrillic) >= 0.5 {
+    if counts.share(counts.cyrillic) >= MIN_CYRILLIC_SHARE {
         let ukrainian = text
             .chars()
             .filter(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ'))
@@ -258,25 +265,27 @@ fn guess_latin_language(text: &str) -> Language {
     if words.is_empty() {
         return Language::Unknown;
     }
-    let mut best: Option<(&str, f64)> = None;
+    let mut best: Option<(&str, usize)> = None;
     for (name, list) in STOPWORDS {
         let hits = words.iter().filter(|w| list.contains(&w.as_str())).count();
-        let rate = hits as f64 / words.len() as f64;
-        // Strictly greater: English is listed first and wins ties.
-        if best.is_none_or(|(_, r)| rate > r) {
-            best = Some((name, rate));
+        let needed = if *name == "English" { 1 } else { MIN_OTHER_HITS };
+        // Strictly more: English is listed first and wins ties.
+        if hits >= needed && best.is_none_or(|(_, h)| hits > h) {
+            best = Some((name, hits));
         }
     }
     match best {
-        Some((name, rate)) if rate >= MIN_STOPWORD_RATE => {
+        Some((name, hits)) if hits as f64 / words.len() as f64 >= MIN_STOPWORD_RATE => {
             if name == "English" {
                 Language::English
             } else {
                 Language::Other(name.into())
             }
         }
-        _ if words.len() < MIN_WORDS_TO_GUESS => Language::Unknown,
-        _ => Language::Other("a Latin-script language".into()),
+        _ if words.len() >= MIN_WORDS_FOR_UNKNOWN_LATIN => {
+            Language::Other("a Latin-script language".into())
+        }
+        _ => Language::Unknown,
     }
 }
 
@@ -402,6 +411,15 @@ mod tests {
             guess_language("中国和俄罗斯在王毅访问莫斯科期间就一系列问题达成了广泛共识。"),
             Language::Chinese
         );
+        // English names inside Chinese or Russian do not make it English.
+        assert_eq!(
+            guess_language("我们通过 Royal Mail International Signed For 寄送所有包裹。"),
+            Language::Chinese
+        );
+        assert_eq!(
+            guess_language("Основной способ доставки посылок сейчас Royal Mail International."),
+            Language::Russian
+        );
         // Latin names inside Chinese do not make it English.
         assert_eq!(
             guess_language("美国总统特朗普(Donald Trump)的特使Steve Witkoff访问了莫斯科。"),
@@ -439,6 +457,9 @@ mod tests {
         );
         assert_eq!(guess_language("  2025 — 3.5% "), Language::Unknown);
         assert_eq!(guess_language("Xinhua Beijing"), Language::Unknown);
+        // One stopword of another language in a short English line is no evidence.
+        assert_eq!(guess_language("Owner says no."), Language::Unknown);
+        assert_eq!(guess_language("Senior UN official skips Pakistan visit"), Language::Unknown);
     }
 
     #[test]

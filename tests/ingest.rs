@@ -448,6 +448,52 @@ fn one_line_per_paragraph_page_is_cleaned() {
     assert_eq!(paragraphs(&a.text).len(), 8, "{}", a.text);
 }
 
+/// Whitespace runs made single spaces, as cleaning does.
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn real_news_text_loses_nothing_to_cleaning() {
+    // Furniture rules must not fire on story text: the WMT news documents
+    // (headlines, datelines, quotes, short lines included), laid out one
+    // paragraph per line as a scraped page would be, come through whole.
+    let src = std::fs::read_to_string(format!("{EVAL}/wmt22-general/en-zh/source.en")).unwrap();
+    let ids = std::fs::read_to_string(format!("{EVAL}/wmt22-general/en-zh/docids.tsv")).unwrap();
+    let mut docs: Vec<(String, Vec<&str>)> = Vec::new();
+    for (line, id) in src.lines().zip(ids.lines()) {
+        let mut fields = id.split('\t');
+        let (doc, domain) = (fields.next().unwrap(), fields.next().unwrap());
+        if domain != "news" {
+            continue;
+        }
+        if docs.last().is_none_or(|d| d.0 != doc) {
+            docs.push((doc.to_string(), Vec::new()));
+        }
+        docs.last_mut().unwrap().1.push(line);
+    }
+    assert_eq!(docs.len(), 31);
+    for (doc, lines) in &docs {
+        for layout in [lines.join("\n\n"), lines.join("\n")] {
+            let cleaned = polybrief::ingest::clean(&layout).text;
+            assert_eq!(
+                paragraphs(&cleaned),
+                lines.iter().map(|l| squeeze(l)).collect::<Vec<_>>(),
+                "{doc}"
+            );
+        }
+    }
+
+    // WMT21: 1002 lines of news documents back to back, repeats included.
+    let src = std::fs::read_to_string(format!("{EVAL}/wmt21-news/en-zh/source.en")).unwrap();
+    let cleaned = polybrief::ingest::clean(&src).text;
+    let kept = paragraphs(&cleaned);
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> =
+        src.lines().map(squeeze).filter(|l| seen.insert(l.to_lowercase())).collect();
+    assert_eq!(kept, unique);
+}
+
 #[test]
 fn clean_command_prints_text_and_json() {
     let path = fixture("scraped-wire.txt");
@@ -604,5 +650,36 @@ fn paragraphs_and_sentences_lose_no_text() {
     assert_no_text_lost(&text, &paras);
     for p in paras {
         assert_no_text_lost(p, &sentences(p));
+    }
+}
+
+// ------------------------------------------------------------- languages
+
+#[test]
+fn languages_of_real_translations_are_recognised() {
+    use polybrief::lang::{guess_language, Language};
+    // (file, language, least share of lines recognised, most lines taken
+    // for another language; the rest may be "unknown": too short to tell)
+    let cases = [
+        ("wmt22-general/en-zh/ref.A.zh", Language::Chinese, 0.995, 0),
+        ("wmt22-general/en-ru/ref.A.ru", Language::Russian, 0.995, 0),
+        ("wmt21-news/en-zh/source.en", Language::English, 0.99, 0),
+        // Chat, e-commerce and social lines: short and odd, mostly English.
+        ("wmt22-general/en-zh/source.en", Language::English, 0.93, 3),
+    ];
+    for (file, want, least, most_wrong) in cases {
+        let text = std::fs::read_to_string(format!("{EVAL}/{file}")).unwrap();
+        let (mut lines, mut right, mut wrong) = (0, 0, Vec::new());
+        for line in text.lines() {
+            lines += 1;
+            match guess_language(line) {
+                g if g == want => right += 1,
+                Language::Unknown => {}
+                g => wrong.push(format!("{g}: {line}")),
+            }
+        }
+        println!("{file}: {right}/{lines} {want}, {} other", wrong.len());
+        assert!(right as f64 >= least * lines as f64, "{file}: {right}/{lines}");
+        assert!(wrong.len() <= most_wrong, "{file}: {wrong:#?}");
     }
 }
