@@ -255,6 +255,16 @@ fn missing_empty_blank_binary_and_undecodable_files_are_named_errors() {
         .collect();
     std::fs::write(&noise, noise_bytes).unwrap();
 
+    let menu_only = dir.join("menu.html");
+    std::fs::write(
+        &menu_only,
+        "<html><head><title>Home</title></head><body><nav><a href=\"/\">Home</a> \
+         <a href=\"/world\">World</a> <a href=\"/sport\">Sport</a></nav></body></html>",
+    )
+    .unwrap();
+    let no_body = dir.join("blank-page.htm");
+    std::fs::write(&no_body, "<html><head></head><body></body></html>").unwrap();
+
     let cases = [
         (&missing, "no such file"),
         (&empty, "is empty"),
@@ -262,6 +272,8 @@ fn missing_empty_blank_binary_and_undecodable_files_are_named_errors() {
         (&binary, "binary"),
         (&bad_utf16, "not valid UTF-16LE"),
         (&noise, "could not be decoded sensibly"),
+        (&menu_only, "no article text left once page furniture"),
+        (&no_body, "no article content found in this HTML page"),
     ];
     for (path, problem) in cases {
         let err = read_article(path).unwrap_err();

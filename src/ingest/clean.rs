@@ -28,6 +28,7 @@ struct Heuristics {
     nav_min_run: usize,
     kicker_max_words: usize,
     story_min_words: usize,
+    sentence_min_words: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +116,9 @@ pub struct Cleaned {
     pub title: Option<String>,
     /// Paragraphs separated by one blank line, headline first if any.
     pub text: String,
+    /// Some paragraph reads as a sentence of prose; without one the text is
+    /// a menu, a list of links or a lone headline, not an article.
+    pub has_prose: bool,
 }
 
 /// Cleans `text` with the built-in rules.
@@ -153,7 +157,9 @@ pub fn clean_with(text: &str, furniture: &Furniture) -> Cleaned {
 
     let paragraphs = join_paragraphs(&lines);
     let title = paragraphs.first().filter(|p| looks_like_headline(p)).cloned();
-    Cleaned { title, text: paragraphs.join("\n\n") }
+    let has_prose =
+        paragraphs.iter().any(|p| word_count(p) >= h.sentence_min_words && ends_like_sentence(p));
+    Cleaned { title, text: paragraphs.join("\n\n"), has_prose }
 }
 
 /// Whitespace normalised: invisible characters removed, every run of

@@ -262,11 +262,11 @@ fn build_article(
         ));
     }
     let cleaned = clean::clean(&text);
-    if cleaned.text.is_empty() {
+    if !cleaned.has_prose {
         return Err(InputError::new(
             &source,
-            "has no article text left once page furniture (menus, ads, captions) is removed; \
-             check that it holds a news article",
+            "has no article text left once page furniture (menus, ads, captions) is removed: \
+             not one sentence of prose; check that it holds a news article",
         ));
     }
     let title = title
