@@ -1,11 +1,11 @@
 //! Paragraphs and English sentences, as slices of the text they come from.
 //!
-//! Written here rather than taken from a crate: the Rust splitters we
-//! looked at (`unicode-segmentation`'s UAX #29 sentence breaks, `srx`
-//! rule files) break after "Mr." and "U.S." or need a rule file we would
-//! have to maintain anyway. News text needs abbreviations, initials
-//! ("V. Stiviano", "J.K. Rowling"), dates ("Dec. 2"), numbers ("No. 10",
-//! "$1.2 billion") and quotes ending a sentence (`."`, `?'`) right.
+//! Written here rather than taken from a crate: `unicode-segmentation`
+//! implements the Unicode sentence-break rules (UAX #29), which know no
+//! abbreviations and so break after "Mr.", "U.S." or "V." whenever a capital
+//! follows. News text needs abbreviations, initials ("V. Stiviano",
+//! "J.K. Rowling"), dates ("Dec. 2"), numbers ("No. 10", "$1.2 billion")
+//! and quotes ending a sentence (`."`, `?'`) right.
 //! Chinese full stops (。！？) end a sentence too, so translations can be
 //! split the same way.
 
