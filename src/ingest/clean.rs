@@ -140,6 +140,12 @@ struct Line {
 /// Cleans `text` with the given rules.
 pub fn clean_with(text: &str, furniture: &Furniture) -> Cleaned {
     let h = &furniture.heuristics;
+    // Old Mac line ends (a lone CR) are line ends too.
+    let text = if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     let mut lines: Vec<Line> = text
         .lines()
         .map(|l| {
@@ -407,6 +413,11 @@ mod tests {
     #[test]
     fn whitespace_is_normalised() {
         assert_eq!(normalize_line("  a\u{a0}\u{a0}b\t c\u{200B}d  "), "a b cd");
+        let story = "The council approved the budget on Monday after a long debate.";
+        for ends in ["\n\n", "\r\n\r\n", "\r\r"] {
+            let c = clean(&format!("Council passes budget{ends}{story}{ends}"));
+            assert_eq!(c.text, format!("Council passes budget\n\n{story}"), "{ends:?}");
+        }
     }
 
     #[test]
