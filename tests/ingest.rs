@@ -507,6 +507,29 @@ fn real_news_text_loses_nothing_to_cleaning() {
 }
 
 #[test]
+fn summeval_articles_come_through_jsonl_unchanged() {
+    // 100 real CNN/DailyMail articles, one record each: nothing in them is
+    // furniture, and some end without a full stop after a photo reference.
+    let articles = std::fs::read_to_string(format!("{EVAL}/summeval-cnndm/articles.txt")).unwrap();
+    let dir = scratch("summeval_jsonl");
+    let path = dir.join("summeval.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    for (i, text) in articles.lines().enumerate() {
+        writeln!(out, "{}", serde_json::json!({ "id": format!("cnndm-{i}"), "text": text }))
+            .unwrap();
+    }
+    drop(out);
+    let items = read_all(std::slice::from_ref(&path));
+    assert_eq!(items.len(), 100);
+    for (item, text) in items.iter().zip(articles.lines()) {
+        let a = item.as_ref().unwrap();
+        assert!(a.title.is_none(), "{}: {:?}", a.id, a.title);
+        assert_eq!(a.text, squeeze(text), "{}", a.id);
+        assert!(a.notes.is_empty(), "{}: {:?}", a.id, a.notes);
+    }
+}
+
+#[test]
 fn clean_command_prints_text_and_json() {
     let path = fixture("scraped-wire.txt");
     let out = polybrief(&["clean", path.to_str().unwrap()], None);

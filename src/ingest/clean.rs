@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
+use super::sentences::sentences;
+
 /// The rules file, embedded so the binary carries its own rules.
 const FURNITURE_TOML: &str = include_str!("furniture.toml");
 
@@ -163,8 +165,10 @@ pub fn clean_with(text: &str, furniture: &Furniture) -> Cleaned {
 
     let paragraphs = join_paragraphs(&lines);
     let title = paragraphs.first().filter(|p| looks_like_headline(p)).cloned();
-    let has_prose =
-        paragraphs.iter().any(|p| word_count(p) >= h.sentence_min_words && ends_like_sentence(p));
+    let has_prose = paragraphs
+        .iter()
+        .flat_map(|p| sentences(p))
+        .any(|s| word_count(s) >= h.sentence_min_words && ends_like_sentence(s));
     Cleaned { title, text: paragraphs.join("\n\n"), has_prose }
 }
 
