@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod ingest;
+pub mod lang;
 pub mod pipeline;
 pub mod render;
 pub mod store;

@@ -44,7 +44,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create output folder {}", out.display()))?;
         remove_stale_temporaries(out);
     }
-    let items: Vec<_> = ArticleReader::new(&args.inputs).collect();
+    let items: Vec<_> = ArticleReader::new(&args.inputs, true).collect();
     let mut progress = Progress::new(items.len(), "briefing");
     let mut outcome = Outcome::default();
     let mut pipeline: Option<BriefPipeline> = None;

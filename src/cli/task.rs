@@ -100,7 +100,7 @@ pub fn run(
 type Segment = (String, Result<String, InputError>);
 
 fn article_segments(inputs: &[PathBuf]) -> Vec<Segment> {
-    ArticleReader::new(inputs)
+    ArticleReader::new(inputs, true)
         .map(|item| match item {
             Ok(article) => (article.id, Ok(article.text)),
             Err(e) => (e.id, Err(e.error)),
