@@ -262,7 +262,7 @@ fn metadata_str<'a>(content: &'a gguf_file::Content, key: &str) -> anyhow::Resul
 }
 
 /// If the tail of `tokens` is one block repeated (a decoding loop), the
-/// length to keep: everything up to the end of the block's first copy.
+/// length to keep: everything up to the end of the loop's first copy.
 ///
 /// Short blocks must repeat more often before they count, so that lists and
 /// rhythmic prose are not cut: the repeated tail must span at least 32
@@ -276,9 +276,14 @@ pub fn repetition_loop_start(tokens: &[u32]) -> Option<usize> {
         if span > n {
             break;
         }
-        let tail = &tokens[n - span..];
-        if tail.iter().skip(period).zip(tail).all(|(a, b)| a == b) {
-            return Some(n - span + period);
+        let repeats = |i: usize| tokens[i] == tokens[i + period];
+        if (n - span..n - period).all(repeats) {
+            // Walk back to where the loop began.
+            let mut start = n - span;
+            while start > 0 && repeats(start - 1) {
+                start -= 1;
+            }
+            return Some(start + period);
         }
     }
     None
@@ -295,11 +300,8 @@ mod tests {
         for _ in 0..8 {
             t.extend_from_slice(&block);
         }
-        let keep = repetition_loop_start(&t).unwrap();
-        // The repeated tail starts somewhere inside the loop; what is kept
-        // ends with whole copies of the block and nothing after them.
-        assert!(keep >= 15 && keep < t.len());
-        assert_eq!(&t[keep - 5..keep], &block);
+        // Kept: the text before the loop and one copy of the block.
+        assert_eq!(repetition_loop_start(&t), Some(15));
     }
 
     #[test]
