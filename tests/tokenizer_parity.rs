@@ -1,6 +1,7 @@
-//! Our tokenizer against llama.cpp: the ids llama-cpp-python gave for ~400 texts (English, Chinese and
-//! Russian eval sentences, whole articles, edge strings; `tests/tools/make_tokenizer_fixture.py`) must
-//! be ours to the last id, and decoding must give every text back.
+//! Our tokenizer against llama.cpp: the ids llama-cpp-python gave for 651 texts (360 English, Chinese
+//! and Russian eval sentences, whole articles bare and in the chat frame, hand-written edge strings and
+//! random strings of tricky characters; `tests/tools/make_tokenizer_fixture.py`) must be ours to the
+//! last id, and decoding must give every text back.
 //!
 //! The GGUF is read from `POLYBRIEF_TEST_GGUF` (default `/work/dl/q05.gguf`); only its metadata is read.
 //! Eval texts are read from `../shared/eval`, where the fixture points; they are never copied here.

@@ -19,8 +19,22 @@ use candle_core::quantized::gguf_file::{Content, Value};
 use fancy_regex::Regex;
 
 /// The pre-tokenizer expression llama.cpp uses for `tokenizer.ggml.pre = qwen2`: the one of Qwen2's
-/// `tokenizer.json`, with the case-insensitive group spelled out.
-const QWEN2_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// `tokenizer.json`, with the case-insensitive group spelled out. `{L}` and `{N}` stand for letters and
+/// numbers (see [`LETTER`], [`NUMBER`]).
+const QWEN2_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n{L}{N}]?{L}+|{N}| ?[^\s{L}{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Letters as llama.cpp knows them: its character tables are Unicode 15.1, the regex crate's 16.0,
+/// which made some 4300 more code points letters and 80 numbers (Garay, Tulu-Tigalari, ...). Limited
+/// to the characters 15.1 had assigned, both agree on every code point; a newer character is then
+/// punctuation to both, as llama.cpp treats it.
+const LETTER: &str = r"[\p{L}&&\p{Age=15.1}]";
+/// Numbers as llama.cpp knows them; see [`LETTER`].
+const NUMBER: &str = r"[\p{N}&&\p{Age=15.1}]";
+
+fn qwen2_split() -> Regex {
+    let pattern = QWEN2_SPLIT.replace("{L}", LETTER).replace("{N}", NUMBER);
+    Regex::new(&pattern).expect("the qwen2 pre-tokenizer expression compiles")
+}
 
 /// What a vocabulary entry is, from `tokenizer.ggml.token_type` (llama.cpp's numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +279,7 @@ impl Tokenizer {
             byte_ids,
             merges,
             specials,
-            split: Regex::new(QWEN2_SPLIT).expect("the qwen2 pre-tokenizer expression compiles"),
+            split: qwen2_split(),
             eos_ids,
             pad_id: metadata_id(content, "tokenizer.ggml.padding_token_id")?,
         })

@@ -19,6 +19,7 @@ fixture's first record) and /work/dl/q05.gguf (qwen2.5-coder-0.5b-instruct q4_k_
 
 import json
 import os
+import random
 import sys
 
 import llama_cpp
@@ -70,7 +71,39 @@ EDGE = [
     "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>",
     "<|fim_prefix|>def <|fim_suffix|> pass<|fim_middle|>",
     "[PAD151665] is an unused token",
+    # Letters and digits new in Unicode 16 (Garay, Cyrillic U+1C89): llama.cpp's tables are 15.1.
+    "Garay 𐵀*c 𐵀𐵀/m and digits 𐵀𐵁 Ᲊᲊ new Cyrillic",
 ]
+
+# Random strings over small pools of tricky characters (spaces of all kinds, contractions, marks,
+# numbers of every script, emoji, unassigned and private-use code points, pieces of special tokens).
+RANDOM_POOLS = [
+    " \t\n\r\u00a0\u3000\u2009\u0085\u200b\u2028",
+    "abcXYZ'sStTdDmMlLrReEvV0123456789",
+    ".,;:!?-()[]{}\"'`~@#$%^&*_+=<>/\\|",
+    "éèçñüßøåÆŒЖжЩщЁёДд",
+    "中国北京人的了是。，、“”《》",
+    "🙂👍🏽🇨🇳❤️\u200d👨",
+    "\u0301\u0308\u0903\u093e\u0e31",
+    "²³¼Ⅻ١٢४５",
+    "\u0378\u0380\ue000\U000f0000\U00010d40\U00011f04\U0001e4d0\U0002b739",
+]
+RANDOM_SPECIALS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<tool_call>", "<|im_sta", "|>"]
+
+
+def random_texts(count, seed):
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, 40)):
+            if rng.random() < 0.03:
+                parts.append(rng.choice(RANDOM_SPECIALS))
+            else:
+                ch = rng.choice(rng.choice(RANDOM_POOLS))
+                parts.append(ch * (rng.randint(1, 4) if rng.random() < 0.2 else 1))
+        texts.append("".join(parts))
+    return texts
 
 # (path under ../shared/eval, how many lines, language) picked at an even stride through the file.
 SAMPLES = [
@@ -137,6 +170,9 @@ def main():
                 # llama.cpp's rendering without control tokens (`Specials::Skip` on our side).
                 r["detokenized_plain"] = llm.detokenize(r["ids"], special=False).decode("utf-8", "replace")
             records.append(r)
+
+    for i, text in enumerate(random_texts(200, seed=7)):
+        records.append({"text": text, "special": i % 2 == 1, "ids": ids(text, i % 2 == 1)})
 
     header = {
         "made_by": "tests/tools/make_tokenizer_fixture.py",
