@@ -6,8 +6,8 @@ llama.cpp (through llama-cpp-python) gives it: `llm.tokenize(text, add_bos=False
 
 The eval texts are third-party data and stay out of the repository: a record names them by path
 (relative to the project root) and 1-based line number, or by path alone for a whole file. Only the
-edge strings written here for the purpose are stored literally (`text`). A record may carry `wrap`, a
-chat-template frame in which `{text}` stands for the referenced text.
+edge and random strings made here for the purpose are stored literally (`text`). A record may carry
+`wrap`, a chat-template frame in which `{text}` stands for the referenced text.
 
 Run from the project root (needs ../shared/eval and the GGUF):
     pip install llama-cpp-python   # builds llama.cpp from source
