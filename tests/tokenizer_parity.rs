@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use candle_core::quantized::gguf_file::Content;
-use polybrief::engine::tokenizer::{Specials, Tokenizer};
+use polybrief::engine::tokenizer::{Specials, TokenStream, Tokenizer};
 use serde_json::Value;
 
 const FIXTURE: &str = "tests/fixtures/tokenizer/llama_cpp_ids.jsonl";
@@ -230,10 +230,10 @@ fn stream_yields_the_decoded_text_in_whole_characters() {
     let mut held_back = 0;
     for case in cases {
         for specials in [Specials::Render, Specials::Skip] {
-            let mut stream = tok.stream(specials);
+            let mut stream = TokenStream::new(specials);
             let mut text = String::new();
             for &id in &case.ids {
-                let piece = stream.push(id);
+                let piece = stream.push(tok, id);
                 held_back +=
                     usize::from(piece.is_empty() && !tok.decode_with(&[id], specials).is_empty());
                 text.push_str(&piece);

@@ -424,6 +424,7 @@ impl Tokenizer {
                     right,
                     left_id: l,
                     right_id: r,
+                    merged: m.id,
                 })
             })
         };
@@ -440,10 +441,9 @@ impl Tokenizer {
             {
                 continue;
             }
-            let merged = self.merges[&(c.left_id, c.right_id)].id;
             let after = syms[c.right].next;
             syms[c.right].alive = false;
-            syms[c.left].id = merged;
+            syms[c.left].id = c.merged;
             syms[c.left].next = after;
             if let Some(a) = after {
                 syms[a].prev = Some(c.left);
@@ -481,15 +481,6 @@ impl Tokenizer {
             Some(_) => &self.pieces[id as usize],
         }
     }
-
-    /// An incremental decoder for streaming generated tokens.
-    pub fn stream(&self, specials: Specials) -> TokenStream<'_> {
-        TokenStream {
-            tokenizer: self,
-            specials,
-            pending: Vec::new(),
-        }
-    }
 }
 
 enum Fragment<'t> {
@@ -511,22 +502,31 @@ struct Candidate {
     right: usize,
     left_id: u32,
     right_id: u32,
+    merged: u32,
 }
 
 /// Turns generated tokens into text as they arrive. A token may end inside a multi-byte character
 /// (Chinese and Russian text is full of them); those bytes wait until the character is complete.
-#[derive(Debug)]
-pub struct TokenStream<'a> {
-    tokenizer: &'a Tokenizer,
+/// The stream does not borrow the tokenizer, so a generation loop can hold both.
+#[derive(Debug, Clone)]
+pub struct TokenStream {
     specials: Specials,
     pending: Vec<u8>,
 }
 
-impl TokenStream<'_> {
+impl TokenStream {
+    /// A stream rendering control tokens as `specials` says.
+    pub fn new(specials: Specials) -> Self {
+        Self {
+            specials,
+            pending: Vec::new(),
+        }
+    }
+
     /// Adds one token; returns the text it completes (empty if it only started a character).
-    pub fn push(&mut self, id: u32) -> String {
+    pub fn push(&mut self, tokenizer: &Tokenizer, id: u32) -> String {
         self.pending
-            .extend_from_slice(self.tokenizer.piece(id, self.specials));
+            .extend_from_slice(tokenizer.piece(id, self.specials));
         let mut text = String::new();
         loop {
             match std::str::from_utf8(&self.pending) {
@@ -696,13 +696,13 @@ mod tests {
     fn stream_holds_back_unfinished_characters() {
         let tok = tiny(&[], &[]);
         let ids = tok.encode("ж中", false); // five single-byte tokens
-        let mut stream = tok.stream(Specials::Render);
-        let pieces: Vec<String> = ids.iter().map(|&id| stream.push(id)).collect();
+        let mut stream = TokenStream::new(Specials::Render);
+        let pieces: Vec<String> = ids.iter().map(|&id| stream.push(&tok, id)).collect();
         assert_eq!(pieces, ["", "ж", "", "", "中"]);
         // A lone continuation byte cannot start a character: replaced at once, not held.
-        let mut stream = tok.stream(Specials::Render);
-        assert_eq!(stream.push(tok.byte_ids[0x80]), "\u{FFFD}");
-        assert_eq!(stream.push(tok.byte_ids[0xE4]), "");
+        let mut stream = TokenStream::new(Specials::Render);
+        assert_eq!(stream.push(&tok, tok.byte_ids[0x80]), "\u{FFFD}");
+        assert_eq!(stream.push(&tok, tok.byte_ids[0xE4]), "");
         assert_eq!(stream.finish(), "\u{FFFD}");
     }
 }
