@@ -19,8 +19,22 @@ use candle_core::quantized::gguf_file::{Content, Value};
 use fancy_regex::Regex;
 
 /// The pre-tokenizer expression llama.cpp uses for `tokenizer.ggml.pre = qwen2`: the one of Qwen2's
-/// `tokenizer.json`, with the case-insensitive group spelled out.
-const QWEN2_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// `tokenizer.json`, with the case-insensitive group spelled out. `{L}` and `{N}` stand for letters and
+/// numbers (see [`LETTER`], [`NUMBER`]).
+const QWEN2_SPLIT: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n{L}{N}]?{L}+|{N}| ?[^\s{L}{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Letters as llama.cpp knows them: its character tables are Unicode 15.1, the regex crate's 16.0,
+/// which made some 4300 more code points letters and 80 numbers (Garay, Tulu-Tigalari, ...). Limited
+/// to the characters 15.1 had assigned, both agree on every code point; a newer character is then
+/// punctuation to both, as llama.cpp treats it.
+const LETTER: &str = r"[\p{L}&&\p{Age=15.1}]";
+/// Numbers as llama.cpp knows them; see [`LETTER`].
+const NUMBER: &str = r"[\p{N}&&\p{Age=15.1}]";
+
+fn qwen2_split() -> Regex {
+    let pattern = QWEN2_SPLIT.replace("{L}", LETTER).replace("{N}", NUMBER);
+    Regex::new(&pattern).expect("the qwen2 pre-tokenizer expression compiles")
+}
 
 /// What a vocabulary entry is, from `tokenizer.ggml.token_type` (llama.cpp's numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +160,10 @@ fn metadata_id(content: &Content, key: &str) -> Result<Option<u32>> {
     content
         .metadata
         .get(key)
-        .map(|v| v.to_u32().with_context(|| format!("`{key}` in the GGUF metadata is not a u32")))
+        .map(|v| {
+            v.to_u32()
+                .with_context(|| format!("`{key}` in the GGUF metadata is not a u32"))
+        })
         .transpose()
 }
 
@@ -173,7 +190,10 @@ impl Tokenizer {
                 .collect::<Result<_>>()?,
         };
         if kinds.len() != n_tokens {
-            bail!("the GGUF has {} token types for {n_tokens} tokens", kinds.len());
+            bail!(
+                "the GGUF has {} token types for {n_tokens} tokens",
+                kinds.len()
+            );
         }
 
         let chars = byte_chars();
@@ -183,7 +203,9 @@ impl Tokenizer {
         for (id, (&text, &kind)) in texts.iter().zip(&kinds).enumerate() {
             let piece = match kind {
                 TokenKind::Normal => spelled_bytes(text, &byte_of).with_context(|| {
-                    format!("vocabulary entry {id} ({text:?}) is not spelled in GPT-2 byte characters")
+                    format!(
+                        "vocabulary entry {id} ({text:?}) is not spelled in GPT-2 byte characters"
+                    )
                 })?,
                 TokenKind::Unused => Vec::new(),
                 TokenKind::Byte => bail!("byte tokens ({text:?}) do not occur in byte-level BPE"),
@@ -197,9 +219,9 @@ impl Tokenizer {
         let mut byte_ids = [0u32; 256];
         for (b, id) in byte_ids.iter_mut().enumerate() {
             let text = chars[b].to_string();
-            *id = *ids_by_text
-                .get(&text)
-                .with_context(|| format!("the vocabulary has no token for byte {b:#04x} ({text:?})"))?;
+            *id = *ids_by_text.get(&text).with_context(|| {
+                format!("the vocabulary has no token for byte {b:#04x} ({text:?})")
+            })?;
         }
 
         let merge_texts = metadata_strings(content, "tokenizer.ggml.merges")?;
@@ -211,31 +233,43 @@ impl Tokenizer {
                 .skip(1)
                 .find(|&(_, c)| c == ' ')
                 .map(|(i, _)| i)
-                .with_context(|| format!("merge {rank} ({line:?}) is not two tokens separated by a space"))?;
+                .with_context(|| {
+                    format!("merge {rank} ({line:?}) is not two tokens separated by a space")
+                })?;
             let (left, right) = (&line[..split], &line[split + 1..]);
             let id_of = |s: &str| ids_by_text.get(s).copied();
-            // A merge whose parts or result are not tokens could never yield a token; the Qwen
-            // vocabularies have none (the load of every merge is checked by the parity test).
-            let (Some(l), Some(r), Some(joined)) = (id_of(left), id_of(right), id_of(&[left, right].concat()))
+            // A merge whose parts or result are not tokens could never yield a token, so it is left
+            // out; in the Qwen2.5 GGUFs all 151387 merges are complete.
+            let (Some(l), Some(r), Some(joined)) =
+                (id_of(left), id_of(right), id_of(&[left, right].concat()))
             else {
                 continue;
             };
             // The first listed (lowest) rank wins on duplicates, as in llama.cpp.
-            merges.entry((l, r)).or_insert(Merge { rank: rank as u32, id: joined });
+            merges.entry((l, r)).or_insert(Merge {
+                rank: rank as u32,
+                id: joined,
+            });
         }
 
-        let mut specials: Vec<u32> = (0..n_tokens as u32).filter(|&id| kinds[id as usize].is_special()).collect();
+        let mut specials: Vec<u32> = (0..n_tokens as u32)
+            .filter(|&id| kinds[id as usize].is_special())
+            .collect();
         specials.sort_by_key(|&id| (Reverse(texts[id as usize].len()), id));
 
         let eos = metadata_id(content, "tokenizer.ggml.eos_token_id")?;
         let mut eos_ids: Vec<u32> = eos
             .into_iter()
-            .chain(["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| ids_by_text.get(*t).copied()))
+            .chain(
+                ["<|im_end|>", "<|endoftext|>"]
+                    .iter()
+                    .filter_map(|t| ids_by_text.get(*t).copied()),
+            )
             .collect();
         eos_ids.sort_unstable();
         eos_ids.dedup();
         if eos_ids.iter().any(|&id| id as usize >= n_tokens) {
-            bail!("the end-of-sequence token id {eos_ids:?} lies outside the {n_tokens}-token vocabulary");
+            bail!("an end-of-sequence id in {eos_ids:?} lies outside the vocabulary of {n_tokens} tokens");
         }
 
         Ok(Self {
@@ -245,7 +279,7 @@ impl Tokenizer {
             byte_ids,
             merges,
             specials,
-            split: Regex::new(QWEN2_SPLIT).expect("the qwen2 pre-tokenizer expression compiles"),
+            split: qwen2_split(),
             eos_ids,
             pad_id: metadata_id(content, "tokenizer.ggml.padding_token_id")?,
         })
@@ -311,7 +345,11 @@ impl Tokenizer {
             }
             let needle = &*self.pieces[id as usize];
             let needle = std::str::from_utf8(needle).expect("special token text is UTF-8");
-            if needle.is_empty() || !fragments.iter().any(|f| matches!(f, Fragment::Text(t) if t.contains(needle))) {
+            if needle.is_empty()
+                || !fragments
+                    .iter()
+                    .any(|f| matches!(f, Fragment::Text(t) if t.contains(needle)))
+            {
                 continue;
             }
             let mut cut = Vec::with_capacity(fragments.len() + 2);
@@ -379,20 +417,33 @@ impl Tokenizer {
         let mut queue = BinaryHeap::new();
         let pair = |syms: &[Symbol], left: usize, right: usize| -> Option<Reverse<Candidate>> {
             let (l, r) = (syms[left].id, syms[right].id);
-            self.merges.get(&(l, r)).map(|m| Reverse(Candidate { rank: m.rank, left, right, left_id: l, right_id: r }))
+            self.merges.get(&(l, r)).map(|m| {
+                Reverse(Candidate {
+                    rank: m.rank,
+                    left,
+                    right,
+                    left_id: l,
+                    right_id: r,
+                    merged: m.id,
+                })
+            })
         };
         for i in 1..syms.len() {
             queue.extend(pair(&syms, i - 1, i));
         }
         while let Some(Reverse(c)) = queue.pop() {
             let (l, r) = (&syms[c.left], &syms[c.right]);
-            if !l.alive || !r.alive || l.next != Some(c.right) || l.id != c.left_id || r.id != c.right_id {
+            if !l.alive
+                || !r.alive
+                || l.next != Some(c.right)
+                || l.id != c.left_id
+                || r.id != c.right_id
+            {
                 continue;
             }
-            let merged = self.merges[&(c.left_id, c.right_id)].id;
             let after = syms[c.right].next;
             syms[c.right].alive = false;
-            syms[c.left].id = merged;
+            syms[c.left].id = c.merged;
             syms[c.left].next = after;
             if let Some(a) = after {
                 syms[a].prev = Some(c.left);
@@ -430,11 +481,6 @@ impl Tokenizer {
             Some(_) => &self.pieces[id as usize],
         }
     }
-
-    /// An incremental decoder for streaming generated tokens.
-    pub fn stream(&self, specials: Specials) -> TokenStream<'_> {
-        TokenStream { tokenizer: self, specials, pending: Vec::new() }
-    }
 }
 
 enum Fragment<'t> {
@@ -456,21 +502,31 @@ struct Candidate {
     right: usize,
     left_id: u32,
     right_id: u32,
+    merged: u32,
 }
 
 /// Turns generated tokens into text as they arrive. A token may end inside a multi-byte character
 /// (Chinese and Russian text is full of them); those bytes wait until the character is complete.
-#[derive(Debug)]
-pub struct TokenStream<'a> {
-    tokenizer: &'a Tokenizer,
+/// The stream does not borrow the tokenizer, so a generation loop can hold both.
+#[derive(Debug, Clone)]
+pub struct TokenStream {
     specials: Specials,
     pending: Vec<u8>,
 }
 
-impl TokenStream<'_> {
+impl TokenStream {
+    /// A stream rendering control tokens as `specials` says.
+    pub fn new(specials: Specials) -> Self {
+        Self {
+            specials,
+            pending: Vec::new(),
+        }
+    }
+
     /// Adds one token; returns the text it completes (empty if it only started a character).
-    pub fn push(&mut self, id: u32) -> String {
-        self.pending.extend_from_slice(self.tokenizer.piece(id, self.specials));
+    pub fn push(&mut self, tokenizer: &Tokenizer, id: u32) -> String {
+        self.pending
+            .extend_from_slice(tokenizer.piece(id, self.specials));
         let mut text = String::new();
         loop {
             match std::str::from_utf8(&self.pending) {
@@ -481,7 +537,9 @@ impl TokenStream<'_> {
                 }
                 Err(e) => {
                     let valid = e.valid_up_to();
-                    text.push_str(std::str::from_utf8(&self.pending[..valid]).expect("checked valid"));
+                    text.push_str(
+                        std::str::from_utf8(&self.pending[..valid]).expect("checked valid"),
+                    );
                     match e.error_len() {
                         // An unfinished character at the end: keep it for the next token.
                         None => {
@@ -520,8 +578,15 @@ mod tests {
         // Values printed by GPT-2's reference `bytes_to_unicode()` (openai/gpt-2 encoder.py): space is
         // "Ġ", newline "Ċ", tab "ĉ"; the moved bytes 0x00..=0x20, 0x7F..=0xA0, 0xAD count up from U+0100.
         let expected = [
-            (0x20, 'Ġ'), (0x0A, 'Ċ'), (0x09, 'ĉ'), (0x00, 'Ā'), (0x7F, 'ġ'), (0xA0, 'ł'), (0xAD, 'Ń'),
-            (b'a', 'a'), (0xE4, 'ä'),
+            (0x20, 'Ġ'),
+            (0x0A, 'Ċ'),
+            (0x09, 'ĉ'),
+            (0x00, 'Ā'),
+            (0x7F, 'ġ'),
+            (0xA0, 'ł'),
+            (0xAD, 'Ń'),
+            (b'a', 'a'),
+            (0xE4, 'ä'),
         ];
         for (byte, c) in expected {
             assert_eq!(chars[byte as usize], c, "byte {byte:#04x}");
@@ -550,12 +615,21 @@ mod tests {
             ("tokenizer.ggml.model", Value::String("gpt2".into())),
             ("tokenizer.ggml.pre", Value::String("qwen2".into())),
             ("tokenizer.ggml.tokens", strings(tokens)),
-            ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
-            ("tokenizer.ggml.merges", strings(merges.iter().map(|m| m.to_string()).collect())),
+            (
+                "tokenizer.ggml.token_type",
+                Value::Array(types.into_iter().map(Value::I32).collect()),
+            ),
+            (
+                "tokenizer.ggml.merges",
+                strings(merges.iter().map(|m| m.to_string()).collect()),
+            ),
         ];
         let content = Content {
             magic: VersionedMagic::GgufV3,
-            metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             tensor_infos: HashMap::new(),
             tensor_data_offset: 0,
         };
@@ -605,8 +679,14 @@ mod tests {
         let tok = tiny(&[], &[("<|im_end|>", 3), ("<tool_call>", 4)]);
         let end = tok.token_id("<|im_end|>").unwrap();
         let call = tok.token_id("<tool_call>").unwrap();
-        assert_eq!(tok.encode("a<|im_end|>", true), [tok.byte_ids[b'a' as usize], end]);
-        assert_eq!(tok.encode("a<|im_end|>", false).len(), 1 + "<|im_end|>".len());
+        assert_eq!(
+            tok.encode("a<|im_end|>", true),
+            [tok.byte_ids[b'a' as usize], end]
+        );
+        assert_eq!(
+            tok.encode("a<|im_end|>", false).len(),
+            1 + "<|im_end|>".len()
+        );
         assert_eq!(tok.encode("<tool_call>", false), [call]);
         assert_eq!(tok.decode_with(&[end, call], Specials::Skip), "<tool_call>");
         assert_eq!(tok.decode(&[end, call]), "<|im_end|><tool_call>");
@@ -616,13 +696,13 @@ mod tests {
     fn stream_holds_back_unfinished_characters() {
         let tok = tiny(&[], &[]);
         let ids = tok.encode("ж中", false); // five single-byte tokens
-        let mut stream = tok.stream(Specials::Render);
-        let pieces: Vec<String> = ids.iter().map(|&id| stream.push(id)).collect();
+        let mut stream = TokenStream::new(Specials::Render);
+        let pieces: Vec<String> = ids.iter().map(|&id| stream.push(&tok, id)).collect();
         assert_eq!(pieces, ["", "ж", "", "", "中"]);
         // A lone continuation byte cannot start a character: replaced at once, not held.
-        let mut stream = tok.stream(Specials::Render);
-        assert_eq!(stream.push(tok.byte_ids[0x80]), "\u{FFFD}");
-        assert_eq!(stream.push(tok.byte_ids[0xE4]), "");
+        let mut stream = TokenStream::new(Specials::Render);
+        assert_eq!(stream.push(&tok, tok.byte_ids[0x80]), "\u{FFFD}");
+        assert_eq!(stream.push(&tok, tok.byte_ids[0xE4]), "");
         assert_eq!(stream.finish(), "\u{FFFD}");
     }
 }
