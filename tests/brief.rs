@@ -73,7 +73,7 @@ fn assert_bad_input(file: &std::path::Path, problem: &str) {
 #[test]
 fn missing_empty_and_binary_inputs_are_named() {
     let dir = temp_dir("bad-inputs");
-    assert_bad_input(&dir.join("no-such-article.txt"), "not found");
+    assert_bad_input(&dir.join("no-such-article.txt"), "no such file");
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "").unwrap();
     assert_bad_input(&empty, "empty");

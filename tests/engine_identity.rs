@@ -7,9 +7,7 @@ mod common;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_qwen2::ModelWeights;
-use polybrief::config::{Config, FlagLayer};
 use polybrief::engine::{Llm, Message};
-use polybrief::store::{Catalog, ModelStore};
 
 const NEW_TOKENS: usize = 64;
 
@@ -22,17 +20,6 @@ fn until_end(tokens: Vec<u32>, ends: &[u32]) -> Vec<u32> {
         Some(i) => tokens[..=i].to_vec(),
         None => tokens,
     }
-}
-
-fn model_path(id: &str) -> std::path::PathBuf {
-    let config = Config::load(&FlagLayer::default()).unwrap();
-    let catalog = Catalog::load(None).unwrap();
-    let store = ModelStore::new(&config.cache_dir, true);
-    store
-        .ensure(catalog.get(id).unwrap())
-        .unwrap_or_else(|e| panic!("{e:#}\n(run `polybrief models pull --all` first)"))
-        .primary()
-        .to_path_buf()
 }
 
 fn reference_greedy(path: &std::path::Path, prompt: &[u32], n: usize) -> Vec<u32> {
@@ -76,7 +63,7 @@ fn prompts(llm: &Llm) -> Vec<Vec<u32>> {
 
 fn check_model(id: &str) {
     let _lock = common::model_lock();
-    let path = model_path(id);
+    let path = common::model_path(id);
     let mut llm = Llm::load(&path).unwrap();
     let prompts = prompts(&llm);
     let ends = llm.tokenizer().eos_ids().to_vec();

@@ -3,8 +3,10 @@
 //! random strings of tricky characters; `tests/tools/make_tokenizer_fixture.py`) must be ours to the
 //! last id, and decoding must give every text back.
 //!
-//! The GGUF is read from `POLYBRIEF_TEST_GGUF` (default `/work/dl/q05.gguf`); only its metadata is read.
+//! The GGUF is the small model from the cache (`polybrief models pull --all`); only its metadata is read.
 //! Eval texts are read from `../shared/eval`, where the fixture points; they are never copied here.
+
+mod common;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,12 +26,10 @@ fn tokenizer() -> &'static Tokenizer {
 }
 
 fn load_tokenizer() -> Tokenizer {
-    let path = std::env::var("POLYBRIEF_TEST_GGUF").unwrap_or_else(|_| "/work/dl/q05.gguf".into());
-    let mut file = File::open(&path).unwrap_or_else(|e| {
-        panic!("cannot open the test model {path} ({e}); set POLYBRIEF_TEST_GGUF to a Qwen2.5 GGUF")
-    });
-    let content =
-        Content::read(&mut file).unwrap_or_else(|e| panic!("{path} is not a readable GGUF: {e}"));
+    let path = common::model_path(common::FAST_MODEL);
+    let mut file = File::open(&path).unwrap();
+    let content = Content::read(&mut file)
+        .unwrap_or_else(|e| panic!("{} is not a readable GGUF: {e}", path.display()));
     Tokenizer::from_gguf(&content).unwrap()
 }
 

@@ -209,6 +209,10 @@ impl Progress {
                     bar.println(format!("{id}: {what}"));
                 }
             }
+            // One input: a plain error line, as for any other command.
+            None if self.total == 1 && what.starts_with("failed: ") => {
+                eprintln!("polybrief: error: {}", &what["failed: ".len()..])
+            }
             None => eprintln!(
                 "polybrief: [{}/{}] {id}: {what} ({:.1} s)",
                 self.seen,

@@ -52,3 +52,17 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// The small model, for tests of mechanics rather than quality.
 pub const FAST_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m";
+
+/// The cached file of model `id`, as the binary would find it with the
+/// environment and config of this run; never fetched here.
+pub fn model_path(id: &str) -> PathBuf {
+    use polybrief::config::{Config, FlagLayer};
+    use polybrief::store::{Catalog, ModelStore};
+    let config = Config::load(&FlagLayer::default()).unwrap();
+    let catalog = Catalog::load(config.models_dir.as_deref()).unwrap();
+    ModelStore::new(&config.cache_dir, true)
+        .ensure(catalog.get(id).unwrap())
+        .unwrap_or_else(|e| panic!("{e:#}\n(run `polybrief models pull --all` first)"))
+        .primary()
+        .to_path_buf()
+}
