@@ -10,7 +10,6 @@
 //! ranks them with ours (by ROUGE-1 F1 or by BLEU).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,6 +17,8 @@ use polybrief::config::Config;
 use polybrief::eval::{Bleu, BleuScore, BleuTokenizer, Chrf, Rouge, RougeScores, Score};
 use polybrief::InputError;
 use serde_json::{json, Value};
+
+mod run;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,8 +41,9 @@ enum EvalCommand {
     /// for --lang zh, else 13a; exp smoothing) and corpus chrF (character
     /// 6-grams, beta 2), 0-100.
     Translations(TranslationsArgs),
-    // `eval run` (generate briefs for a test set, then score them) belongs
-    // here; the lead adds it on top of the two scorers above.
+    /// Run polybrief on a shared test set, then score it beside the set's
+    /// systems (with `eval summaries`/`eval translations`).
+    Run(run::RunArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,10 +93,11 @@ struct TranslationsArgs {
     compare: Option<PathBuf>,
 }
 
-pub fn run(args: Args, _config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     match args.command {
         EvalCommand::Summaries(args) => summaries(args)?,
         EvalCommand::Translations(args) => translations(args)?,
+        EvalCommand::Run(args) => return run::run(args, config),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -225,19 +228,6 @@ fn json_text(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values always serialize") + "\n"
 }
 
-/// Writes the report to stdout; a closed pipe (`| head`) is not an error.
-fn emit(text: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(e).context("cannot write to stdout"))
-        }
-        _ => Ok(()),
-    }
-}
 
 // --------------------------------------------------------------- summaries
 
@@ -339,7 +329,7 @@ fn summaries(args: SummariesArgs) -> anyhow::Result<()> {
             }
         }
     }
-    emit(&report)
+    super::print_stdout(&report)
 }
 
 /// `{"rouge1": {"p", "r", "f"}, ...}` on the 0-100 scale.
@@ -476,5 +466,5 @@ fn translations(args: TranslationsArgs) -> anyhow::Result<()> {
             }
         }
     }
-    emit(&report)
+    super::print_stdout(&report)
 }
