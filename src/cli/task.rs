@@ -13,6 +13,21 @@ use serde::Serialize;
 
 use super::{print_stdout, Outcome, Progress};
 
+/// What `summarize` and `translate` take besides their own options.
+#[derive(Debug, clap::Args)]
+pub struct SegmentArgs {
+    /// Inputs: files, folders, JSONL files, or `-` for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Every input line is one segment; the output has one line per line.
+    #[arg(long)]
+    pub lines: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TaskFormat,
+    #[command(flatten)]
+    pub generation: super::GenerationArgs,
+}
+
 /// How segments are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TaskFormat {
@@ -30,17 +45,16 @@ struct Record<'a> {
     ms: u64,
 }
 
-/// Runs `step` on every segment of `inputs`.
+/// Runs `step` on every segment of the inputs.
 pub fn run(
-    inputs: &[PathBuf],
-    lines: bool,
-    format: TaskFormat,
+    args: &SegmentArgs,
     options: BriefOptions,
     config: &Config,
     verb: &'static str,
     mut step: impl FnMut(&mut BriefPipeline, &str) -> anyhow::Result<Step>,
 ) -> anyhow::Result<ExitCode> {
-    let segments = if lines { line_segments(inputs)? } else { article_segments(inputs) };
+    let (lines, format) = (args.lines, args.format);
+    let segments = if lines { line_segments(&args.inputs)? } else { article_segments(&args.inputs) };
     let mut progress = Progress::new(segments.len(), verb);
     let mut outcome = Outcome::default();
     let mut pipeline: Option<BriefPipeline> = None;

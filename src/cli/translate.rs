@@ -3,38 +3,32 @@
 //! A whole article is translated paragraph by paragraph, so that no answer
 //! is cut by the token limit; with `--lines` each line is one segment.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use polybrief::config::Config;
 
-use super::task::{self, TaskFormat};
-use super::GenerationArgs;
+use super::task::{self, SegmentArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Target language code (zh, ru).
     #[arg(long, value_name = "LANG")]
     to: String,
-    /// Texts: files, folders, JSONL files, or `-` for stdin.
-    #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<PathBuf>,
-    /// Every input line is one segment; the output has one line per line.
-    #[arg(long)]
-    lines: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    format: TaskFormat,
     #[command(flatten)]
-    generation: GenerationArgs,
+    segments: SegmentArgs,
 }
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lang = args.to.clone();
     let options = polybrief::pipeline::BriefOptions {
         langs: vec![lang.clone()],
-        ..args.generation.brief_options()
+        ..args.segments.generation.brief_options()
     };
-    task::run(&args.inputs, args.lines, args.format, options, config, "translating", |p, text| {
+    // An unknown language is bad usage: say so before loading a model.
+    polybrief::pipeline::Prompts::load(config.prompts_dir.as_deref())?
+        .language(&lang)
+        .map_err(|e| polybrief::InputError::new("--to", e.to_string()))?;
+    task::run(&args.segments, options, config, "translating", |p, text| {
         let mut joined: Option<polybrief::pipeline::Step> = None;
         for paragraph in polybrief::ingest::sentences::paragraphs(text) {
             let step = p.translate(paragraph, &lang)?;

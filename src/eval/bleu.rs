@@ -14,7 +14,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::ops::AddAssign;
 
-use super::{check_streams, pystr};
+use super::pystr;
 
 const MAX_ORDER: usize = 4;
 
@@ -330,20 +330,8 @@ impl Bleu {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        check_streams(
-            hypotheses.len(),
-            references.iter().map(|r| r.as_ref().len()),
-        );
-        hypotheses
-            .iter()
-            .enumerate()
-            .map(|(i, hyp)| {
-                let refs: Vec<&str> = references
-                    .iter()
-                    .map(|stream| stream.as_ref()[i].as_ref())
-                    .collect();
-                self.segment_stats(hyp.as_ref(), &refs)
-            })
+        super::segments(hypotheses, references)
+            .map(|(hyp, refs)| self.segment_stats(hyp, &refs))
             .collect()
     }
 

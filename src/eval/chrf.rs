@@ -9,7 +9,6 @@
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::check_streams;
 use super::pystr;
 
 const CHAR_ORDER: usize = 6;
@@ -126,20 +125,8 @@ impl Chrf {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        check_streams(
-            hypotheses.len(),
-            references.iter().map(|r| r.as_ref().len()),
-        );
-        hypotheses
-            .iter()
-            .enumerate()
-            .map(|(i, hyp)| {
-                let refs: Vec<&str> = references
-                    .iter()
-                    .map(|stream| stream.as_ref()[i].as_ref())
-                    .collect();
-                self.segment_stats(hyp.as_ref(), &refs)
-            })
+        super::segments(hypotheses, references)
+            .map(|(hyp, refs)| self.segment_stats(hyp, &refs))
             .collect()
     }
 

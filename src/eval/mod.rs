@@ -17,6 +17,24 @@ pub use bleu::{Bleu, BleuScore, BleuStats, BleuTokenizer};
 pub use chrf::{Chrf, ChrfStats};
 pub use rouge::{Rouge, RougeScores, Score};
 
+/// Each hypothesis with its references, from one reference stream per
+/// reference (the layout sacrebleu takes), checked by [`check_streams`].
+pub(crate) fn segments<'a, H, R, S>(
+    hypotheses: &'a [H],
+    references: &'a [R],
+) -> impl Iterator<Item = (&'a str, Vec<&'a str>)>
+where
+    H: AsRef<str>,
+    R: AsRef<[S]>,
+    S: AsRef<str> + 'a,
+{
+    check_streams(hypotheses.len(), references.iter().map(|r| r.as_ref().len()));
+    hypotheses.iter().enumerate().map(move |(i, hyp)| {
+        let refs = references.iter().map(|stream| stream.as_ref()[i].as_ref()).collect();
+        (hyp.as_ref(), refs)
+    })
+}
+
 /// Every reference stream must have one segment per hypothesis.
 pub(crate) fn check_streams(hypotheses: usize, stream_lens: impl Iterator<Item = usize>) {
     let mut streams = 0;
