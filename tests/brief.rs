@@ -130,3 +130,24 @@ fn an_article_not_in_english_is_noted_and_still_briefed_in_english() {
     assert!(lang::cyrillic_share(brief["translations"]["ru"].as_str().unwrap()) >= 0.7);
     assert!(lang::han_share(brief["translations"]["zh"].as_str().unwrap()) >= 0.7);
 }
+
+#[test]
+fn an_article_over_the_input_budget_is_summarized_in_sections() {
+    let _lock = model_lock();
+    let article = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles/rail-link.txt");
+    let out = run(&mut polybrief(&[
+        "--model", FAST_MODEL, "brief", article.to_str().unwrap(), "--format", "json",
+        "--langs", "", "--input-budget", "150",
+    ]));
+    assert!(out.status.success(), "brief failed: {}", stderr(&out));
+    let brief: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let input = &brief["input"];
+    assert_eq!(input["method"], "sectioned", "{input}");
+    let tokens = input["tokens"].as_u64().unwrap();
+    let sections = input["sections"].as_u64().unwrap();
+    // Whole paragraphs per section: at least tokens/budget sections.
+    assert!(tokens > 150 && sections >= tokens.div_ceil(150), "{input}");
+    let summary = brief["summary"].as_str().unwrap();
+    assert!(summary.contains("Finland") || summary.contains("Estonia"), "{summary}");
+    assert!(brief["translations"].as_object().unwrap().is_empty());
+}
