@@ -180,3 +180,26 @@ fn bart_generation_matches_transformers() {
     let model = Seq2Seq::load(&fixture("bart")).unwrap();
     check_generation(&model, &r);
 }
+
+#[test]
+fn t5_tokenizer_matches_transformers() {
+    let r = reference("t5");
+    let model = Seq2Seq::load(&fixture("t5")).unwrap();
+    check_tokenizer(&model, &r);
+    check_decoding(&model, &r);
+}
+
+#[test]
+fn t5_forward_matches_transformers() {
+    let r = reference("t5");
+    let model = Seq2Seq::load(&fixture("t5")).unwrap();
+    let (enc, logits) = check_forward(&model, &r);
+    eprintln!("t5: max |diff| encoder {enc:e}, logits {logits:e}");
+}
+
+#[test]
+fn t5_generation_matches_transformers() {
+    let r = reference("t5");
+    let model = Seq2Seq::load(&fixture("t5")).unwrap();
+    check_generation(&model, &r);
+}

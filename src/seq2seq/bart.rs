@@ -45,7 +45,6 @@ pub struct Config {
 /// The fields of a `config.json` the BART and Marian models use.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HubConfig {
-    pub model_type: String,
     pub vocab_size: usize,
     pub d_model: usize,
     pub encoder_layers: usize,

@@ -1,10 +1,10 @@
-//! Encoder-decoder models made for one job: Marian (opus-mt) translation and BART-style
-//! summarization, run from a Hugging Face repository's own files (`config.json`,
+//! Encoder-decoder models made for one job: Marian (opus-mt) translation, BART-style and T5
+//! (flan-t5) summarization, run from a Hugging Face repository's own files (`config.json`,
 //! `generation_config.json`, `model.safetensors` and the tokenizer files).
 //!
 //! One family per file, in the style of candle-transformers: [`bart`] (which Marian shares, see
-//! [`marian`]); their tokenizers are built in Rust from the hub's files ([`sentencepiece`] for
-//! Marian's `.spm` models, [`bpe`] for BART's `vocab.json` + `merges.txt`); [`generate`] decodes
+//! [`marian`]) and [`t5`]; their tokenizers are built in Rust from the hub's files ([`sentencepiece`] for
+//! Marian's `.spm` models and T5's `spiece.model`, [`bpe`] for BART's `vocab.json` + `merges.txt`); [`generate`] decodes
 //! greedily or by beam search as `transformers` does. Every piece is checked against
 //! `transformers` on tiny random models in `tests/seq2seq_parity.rs`.
 
@@ -13,6 +13,7 @@ pub mod bpe;
 pub mod generate;
 pub mod marian;
 pub mod sentencepiece;
+pub mod t5;
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,7 @@ pub trait EncoderDecoder {
 pub enum Seq2SeqTokenizer {
     Marian(marian::MarianTokenizer),
     Bart(bpe::BartTokenizer),
+    T5(t5::T5Tokenizer),
 }
 
 impl Seq2SeqTokenizer {
@@ -69,6 +71,7 @@ impl Seq2SeqTokenizer {
         match self {
             Seq2SeqTokenizer::Marian(t) => t.encode(text),
             Seq2SeqTokenizer::Bart(t) => t.encode(text),
+            Seq2SeqTokenizer::T5(t) => t.encode(text),
         }
     }
 
@@ -76,6 +79,7 @@ impl Seq2SeqTokenizer {
         match self {
             Seq2SeqTokenizer::Marian(t) => t.decode(ids),
             Seq2SeqTokenizer::Bart(t) => t.decode(ids),
+            Seq2SeqTokenizer::T5(t) => t.decode(ids),
         }
     }
 }
@@ -85,7 +89,7 @@ pub struct Seq2Seq {
     model: Box<dyn EncoderDecoder + Send>,
     tokenizer: Seq2SeqTokenizer,
     generation: GenerationConfig,
-    /// `model_type` of `config.json`: `marian` or `bart`.
+    /// `model_type` of `config.json`: `marian`, `bart` or `t5`.
     family: String,
     /// Longest input the position table allows.
     max_input_tokens: usize,
@@ -106,32 +110,37 @@ impl Seq2Seq {
         let gen = if gen_path.exists() { read_json(&gen_path)? } else { serde_json::Value::Null };
         let generation = GenerationConfig::from_hub(&config, &gen)
             .with_context(|| format!("decoding settings of the model in {}", dir.display()))?;
-        let hub: bart::HubConfig = serde_json::from_value(config.clone()).with_context(|| {
-            format!("{} is not the config of a BART or Marian model", dir.join("config.json").display())
-        })?;
+        let family = config.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let weights: PathBuf = dir.join("model.safetensors");
         // SAFETY: the file is in the verified cache and not written while mapped.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .with_context(|| format!("cannot read the weights {}", weights.display()))?;
-        let (model, tokenizer): (Box<dyn EncoderDecoder + Send>, _) = match hub.model_type.as_str() {
-            "marian" => {
-                let cfg = bart::Config::from_hub(&hub, bart::Positions::Sinusoidal)?;
-                let tok = marian::MarianTokenizer::from_dir(dir)?;
-                (Box::new(bart::Bart::new(&cfg, vb)?), Seq2SeqTokenizer::Marian(tok))
+        let config_error = || format!("{} is not a valid {family} config", dir.join("config.json").display());
+        let (model, tokenizer, max_input_tokens): (Box<dyn EncoderDecoder + Send>, _, usize) = match family.as_str() {
+            "marian" | "bart" => {
+                let hub: bart::HubConfig = serde_json::from_value(config.clone()).with_context(config_error)?;
+                let (positions, tokenizer) = if family == "marian" {
+                    (bart::Positions::Sinusoidal, Seq2SeqTokenizer::Marian(marian::MarianTokenizer::from_dir(dir)?))
+                } else {
+                    (bart::Positions::Learned, Seq2SeqTokenizer::Bart(bpe::BartTokenizer::from_dir(dir)?))
+                };
+                let cfg = bart::Config::from_hub(&hub, positions)?;
+                (Box::new(bart::Bart::new(&cfg, vb)?), tokenizer, hub.max_position_embeddings)
             }
-            "bart" => {
-                let cfg = bart::Config::from_hub(&hub, bart::Positions::Learned)?;
-                let tok = bpe::BartTokenizer::from_dir(dir)?;
-                (Box::new(bart::Bart::new(&cfg, vb)?), Seq2SeqTokenizer::Bart(tok))
+            "t5" => {
+                let cfg: t5::Config = serde_json::from_value(config.clone()).with_context(config_error)?;
+                let tokenizer = Seq2SeqTokenizer::T5(t5::T5Tokenizer::from_file(&dir.join("spiece.model"))?);
+                // Relative positions have no hard limit; T5 models are trained on 512 tokens.
+                (Box::new(t5::T5::new(&cfg, vb)?), tokenizer, 512)
             }
-            other => bail!("model type {other:?} is not supported (marian and bart are)"),
+            other => bail!("model type {other:?} is not supported (marian, bart and t5 are)"),
         };
         Ok(Seq2Seq {
             model,
             tokenizer,
             generation,
-            family: hub.model_type,
-            max_input_tokens: hub.max_position_embeddings,
+            family,
+            max_input_tokens,
             device,
         })
     }
