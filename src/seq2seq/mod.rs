@@ -112,9 +112,17 @@ impl Seq2Seq {
             .with_context(|| format!("decoding settings of the model in {}", dir.display()))?;
         let family = config.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let weights: PathBuf = dir.join("model.safetensors");
-        // SAFETY: the file is in the verified cache and not written while mapped.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-            .with_context(|| format!("cannot read the weights {}", weights.display()))?;
+        let vb = if weights.exists() {
+            // SAFETY: the file is in the verified cache and not written while mapped.
+            unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+                .with_context(|| format!("cannot read the weights {}", weights.display()))?
+        } else {
+            // Many hub repositories (opus-mt, distilbart) have only PyTorch weights on main.
+            let pth = dir.join("pytorch_model.bin");
+            VarBuilder::from_pth(&pth, DType::F32, &device).with_context(|| {
+                format!("cannot read the weights: neither {} nor {}", weights.display(), pth.display())
+            })?
+        };
         let config_error = || format!("{} is not a valid {family} config", dir.join("config.json").display());
         let (model, tokenizer, max_input_tokens): (Box<dyn EncoderDecoder + Send>, _, usize) = match family.as_str() {
             "marian" | "bart" => {
