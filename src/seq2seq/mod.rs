@@ -14,6 +14,7 @@ pub mod generate;
 pub mod marian;
 pub mod sentencepiece;
 pub mod t5;
+pub mod tasks;
 
 use std::path::{Path, PathBuf};
 
