@@ -203,3 +203,18 @@ fn t5_generation_matches_transformers() {
     let model = Seq2Seq::load(&fixture("t5")).unwrap();
     check_generation(&model, &r);
 }
+
+#[test]
+fn marian_loads_pytorch_weights_when_there_is_no_safetensors() {
+    let r = reference("marian");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("marian")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "model.safetensors" {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let model = Seq2Seq::load(dir.path()).unwrap();
+    check_forward(&model, &r);
+    check_generation(&model, &r);
+}

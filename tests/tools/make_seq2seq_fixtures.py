@@ -248,6 +248,8 @@ def make_marian():
     ref["target_ids"] = [tok(text_target=t)["input_ids"] for t in zh_texts]
     ref["target_decoded"] = [tok.decode(i, skip_special_tokens=True) for i in ref["target_ids"]]
     save(model, {}, gen, ref, "marian")
+    # The PyTorch pickle that opus-mt repositories have on main instead of safetensors.
+    torch.save(model.state_dict(), os.path.join(OUT, "marian", "pytorch_model.bin"))
 
 
 def make_bart():
