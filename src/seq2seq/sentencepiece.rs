@@ -87,7 +87,10 @@ impl CharsMap {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
             .collect();
-        Ok(CharsMap { units, pool: blob[4 + trie_len..].to_vec() })
+        Ok(CharsMap {
+            units,
+            pool: blob[4 + trie_len..].to_vec(),
+        })
     }
 
     /// The replacement of the longest rule matching the start of `input` and the number of input
@@ -119,7 +122,11 @@ impl CharsMap {
 impl Normalizer {
     /// The normalized prefix of `input` and how many bytes of `input` it replaces.
     fn prefix<'a>(&'a self, input: &'a str) -> (std::borrow::Cow<'a, str>, usize) {
-        if let Some((rule, len)) = self.charsmap.as_ref().and_then(|m| m.longest_match(input.as_bytes())) {
+        if let Some((rule, len)) = self
+            .charsmap
+            .as_ref()
+            .and_then(|m| m.longest_match(input.as_bytes()))
+        {
             return (String::from_utf8_lossy(rule), len);
         }
         let len = input.chars().next().map_or(0, char::len_utf8);
@@ -233,7 +240,8 @@ impl<'a> Proto<'a> {
 impl SentencePiece {
     /// Reads a `.model` file; `name` names it in errors.
     pub fn from_file(path: &std::path::Path) -> Result<SentencePiece> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         SentencePiece::from_bytes(&bytes)
             .with_context(|| format!("{} is not a SentencePiece model", path.display()))
     }
@@ -256,7 +264,8 @@ impl SentencePiece {
                     while let Some((t, f)) = p.next()? {
                         match (t, f) {
                             (1, Field::Bytes(b)) => {
-                                text = String::from_utf8(b.to_vec()).context("a piece is not UTF-8")?
+                                text =
+                                    String::from_utf8(b.to_vec()).context("a piece is not UTF-8")?
                             }
                             (2, Field::Fixed32(bits)) => score = f32::from_bits(bits),
                             (3, Field::Varint(v)) => kind = PieceKind::from_proto(v),
@@ -352,7 +361,9 @@ impl SentencePiece {
         best[0] = Some((0.0, 0, 0));
         let boundaries: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([n]).collect();
         for (bi, &start) in boundaries.iter().enumerate() {
-            let Some((base, _, _)) = best[start] else { continue };
+            let Some((base, _, _)) = best[start] else {
+                continue;
+            };
             if start == n {
                 break;
             }
@@ -362,7 +373,9 @@ impl SentencePiece {
                 if end - start > self.max_piece_len {
                     break;
                 }
-                let Some(&id) = self.ids.get(&s[start..end]) else { continue };
+                let Some(&id) = self.ids.get(&s[start..end]) else {
+                    continue;
+                };
                 let (_, score, kind) = &self.pieces[id as usize];
                 let score = match kind {
                     PieceKind::Normal => *score,
@@ -389,7 +402,10 @@ impl SentencePiece {
         let mut end = n;
         while end > 0 {
             let (_, start, id) = best[end].expect("every character boundary is reachable");
-            tokens.push(Token { id, text: s[start..end].to_string() });
+            tokens.push(Token {
+                id,
+                text: s[start..end].to_string(),
+            });
             end = start;
         }
         tokens.reverse();
@@ -397,7 +413,9 @@ impl SentencePiece {
         let mut merged: Vec<Token> = Vec::with_capacity(tokens.len());
         for t in tokens {
             match merged.last_mut() {
-                Some(last) if last.id == self.unk_id && t.id == self.unk_id => last.text.push_str(&t.text),
+                Some(last) if last.id == self.unk_id && t.id == self.unk_id => {
+                    last.text.push_str(&t.text)
+                }
                 _ => merged.push(t),
             }
         }
