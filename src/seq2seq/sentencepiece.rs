@@ -238,7 +238,7 @@ impl<'a> Proto<'a> {
 }
 
 impl SentencePiece {
-    /// Reads a `.model` file; `name` names it in errors.
+    /// Reads a `.model` file.
     pub fn from_file(path: &std::path::Path) -> Result<SentencePiece> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
