@@ -58,6 +58,15 @@ fn check_tokenizer(model: &Seq2Seq, r: &Value) {
             "ids of {text:?}"
         );
     }
+    let texts = r["tokenizer_texts"].as_array().unwrap();
+    for (text, expected) in texts.iter().zip(r["tokenizer_ids"].as_array().unwrap()) {
+        let text = text.as_str().unwrap();
+        assert_eq!(
+            model.tokenizer().encode(text),
+            ids(expected),
+            "ids of {text:?}"
+        );
+    }
 }
 
 /// Encoder outputs and the logits of the first decoder steps, for each text alone.

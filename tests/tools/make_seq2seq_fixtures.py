@@ -89,6 +89,20 @@ TEXTS = [
 ]
 
 
+def random_texts(n, seed):
+    """Random strings for the tokenizers alone: words of the training sentences mixed with digits,
+    punctuation, accented and full-width letters, CJK, emoji, tabs, newlines and runs of spaces."""
+    rng = random.Random(seed)
+    words = " ".join(SUBJECTS + VERBS + OBJECTS + TAILS + ZH_PARTS).split()
+    odd = ["é", "ß", "Ω", "½", "Ａ", "ｂ", "１", "…", "–", "“", "”", "'s", "'ll", "\t", "\n", "   ", "😀",
+           "中文", "Привет", "ﬁ", "\u00a0", "\u3000", "0.5", "1,000", "$", "%", "&", "<", ">"]
+    out = []
+    for _ in range(n):
+        parts = [rng.choice(words) if rng.random() < 0.6 else rng.choice(odd) for _ in range(rng.randint(1, 12))]
+        out.append("".join(p + (" " if rng.random() < 0.7 else "") for p in parts))
+    return out
+
+
 def spm_train(sentences, prefix, vocab_size, **extra):
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
@@ -243,6 +257,8 @@ def make_marian():
     ref.update(record(model, ids, n - 1, None, gen, {"num_beams": 4}))
     # Decoded texts of target pieces: the greedy outputs, and made-up Chinese through the target spm.
     ref["decoded"] = [tok.decode(s["greedy"], skip_special_tokens=True) for s in ref["single"]]
+    ref["tokenizer_texts"] = random_texts(60, 11)
+    ref["tokenizer_ids"] = [tok(t)["input_ids"] for t in ref["tokenizer_texts"]]
     zh_texts = chinese_sentences(5, 99)
     ref["target_texts"] = zh_texts
     ref["target_ids"] = [tok(text_target=t)["input_ids"] for t in zh_texts]
@@ -286,6 +302,8 @@ def make_bart():
            "settings": {"num_beams": 4}}
     ref.update(record(model, ids, 1, None, gen, {"num_beams": 4}))
     ref["decoded"] = [tok.decode(s["greedy"], skip_special_tokens=True) for s in ref["single"]]
+    ref["tokenizer_texts"] = random_texts(60, 12)
+    ref["tokenizer_ids"] = [tok(t)["input_ids"] for t in ref["tokenizer_texts"]]
     save(model, {}, gen, ref, "bart")
 
 
@@ -317,6 +335,8 @@ def make_t5():
            "settings": settings}
     ref.update(record(model, ids, 0, None, gen, settings))
     ref["decoded"] = [tok.decode(s["greedy"], skip_special_tokens=True) for s in ref["single"]]
+    ref["tokenizer_texts"] = random_texts(60, 13)
+    ref["tokenizer_ids"] = [tok(t)["input_ids"] for t in ref["tokenizer_texts"]]
     save(model, {}, gen, ref, "t5")
 
 
