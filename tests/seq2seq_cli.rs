@@ -218,4 +218,13 @@ fn imported_fixture_models_summarize_and_translate() {
     ));
     assert!(out.status.success(), "summarize: {}", stderr(&out));
     assert!(!stdout(&out).trim().is_empty());
+
+    // A translator for none of the requested languages is bad input.
+    let out = run(&mut isolated(
+        cache.path(),
+        Some(&models),
+        &["--offline", "--translator", "tiny-marian", "translate", "--to", "ru", a],
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("translates into zh"), "{}", stderr(&out));
 }

@@ -449,6 +449,17 @@ impl BriefPipeline {
         }
         for id in &config.translators {
             let m = task_manifest(&catalog, id, "translate")?;
+            if !m.languages.iter().any(|l| pipeline.options.langs.contains(l)) {
+                return Err(crate::InputError::new(
+                    id,
+                    format!(
+                        "translates into {}, none of the requested languages ({})",
+                        m.languages.join(", "),
+                        pipeline.options.langs.join(", ")
+                    ),
+                )
+                .into());
+            }
             let local = store.ensure(m)?;
             pipeline.add_translator(Box::new(crate::seq2seq::tasks::Seq2SeqTranslator::load(m, &local)?));
         }
