@@ -223,8 +223,20 @@ fn imported_fixture_models_summarize_and_translate() {
     let out = run(&mut isolated(
         cache.path(),
         Some(&models),
-        &["--offline", "--translator", "tiny-marian", "translate", "--to", "ru", a],
+        &[
+            "--offline",
+            "--translator",
+            "tiny-marian",
+            "translate",
+            "--to",
+            "ru",
+            a,
+        ],
     ));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("translates into zh"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("translates into zh"),
+        "{}",
+        stderr(&out)
+    );
 }
