@@ -12,6 +12,8 @@
 //! threads = 2                     # env POLYBRIEF_THREADS
 //! prompts_dir = "my-prompts"      # env POLYBRIEF_PROMPTS
 //! models_dir = "my-manifests"     # env POLYBRIEF_MODELS_DIR: extra manifests
+//! summarizer = "distilbart-cnn-12-6"              # instead of the chat model
+//! translators = ["opus-mt-en-zh", "opus-mt-en-ru"]  # each for its languages
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -34,6 +36,10 @@ pub struct Config {
     pub prompts_dir: Option<PathBuf>,
     /// A folder of extra model manifests (`*.toml`).
     pub models_dir: Option<PathBuf>,
+    /// Model id that writes summaries instead of the chat model.
+    pub summarizer: Option<String>,
+    /// Model ids that translate, each into the languages it is made for.
+    pub translators: Vec<String>,
 }
 
 /// What the config file may hold.
@@ -46,6 +52,8 @@ struct FileLayer {
     threads: Option<usize>,
     prompts_dir: Option<PathBuf>,
     models_dir: Option<PathBuf>,
+    summarizer: Option<String>,
+    translators: Option<Vec<String>>,
 }
 
 /// What flags may set; `None` leaves the lower layers in force.
@@ -57,6 +65,9 @@ pub struct FlagLayer {
     pub model: Option<String>,
     pub threads: Option<usize>,
     pub prompts_dir: Option<PathBuf>,
+    pub summarizer: Option<String>,
+    /// Empty leaves the lower layers in force.
+    pub translators: Vec<String>,
 }
 
 impl Config {
@@ -113,6 +124,12 @@ impl Config {
                 .or_else(|| env("POLYBRIEF_PROMPTS"))
                 .or(file.prompts_dir),
             models_dir: env("POLYBRIEF_MODELS_DIR").or(file.models_dir),
+            summarizer: flags.summarizer.clone().or(file.summarizer),
+            translators: if flags.translators.is_empty() {
+                file.translators.unwrap_or_default()
+            } else {
+                flags.translators.clone()
+            },
         })
     }
 }

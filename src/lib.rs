@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod lang;
 pub mod pipeline;
 pub mod render;
+pub mod seq2seq;
 pub mod store;
 
 pub use error::InputError;

@@ -686,3 +686,34 @@ fn unknown_file_on_the_hub_is_reported() {
     assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
     assert!(!sb.cached_file().exists());
 }
+
+#[test]
+fn unpinned_file_is_pinned_at_first_download_and_held_to_it() {
+    let first = Arc::new(generated_bytes(1 << 20, 7));
+    let server = HubServer::start(hub_files(&first), Duration::ZERO);
+    let mut sb = Sandbox::new(&server.endpoint());
+    let manifest = hub_manifest(0, "").replace("size = 0\nsha256 = \"\"\n", "");
+    sb.write_manifest(&manifest);
+
+    let out = sb.run(&["models", "list"]);
+    assert!(stdout(&out).contains("pinned at first download"), "{}", stdout(&out));
+    let out = sb.run(&["models", "pull", ID]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pinned it at first download"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(sb.cached_file()).unwrap(), *first);
+    let lock = std::fs::read_to_string(sb.model_dir().join("pins.lock")).unwrap();
+    assert!(lock.contains(&format!("{FILE} {} {}", first.len(), sha256_hex(&first))), "{lock}");
+    let out = sb.run(&["models", "verify", ID]);
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    // The pin outlives `rm`: the hub now serving other bytes is caught.
+    let out = sb.run(&["models", "rm", ID]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = Arc::new(generated_bytes(1 << 20, 8));
+    let server2 = HubServer::start(hub_files(&other), Duration::ZERO);
+    sb.extra_env.push(("HF_ENDPOINT".into(), server2.endpoint()));
+    let out = sb.run(&["models", "pull", ID]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("sha256 mismatch"), "{}", stderr(&out));
+    assert!(!sb.cached_file().exists());
+}

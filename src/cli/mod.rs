@@ -50,6 +50,14 @@ struct GlobalArgs {
     /// Folder of prompt templates overriding the built-in ones.
     #[arg(long, global = true, value_name = "DIR")]
     prompts: Option<std::path::PathBuf>,
+    /// Encoder-decoder model that writes the summaries instead of the chat
+    /// model (e.g. distilbart-cnn-12-6, flan-t5-base).
+    #[arg(long, global = true, value_name = "MODEL")]
+    summarizer: Option<String>,
+    /// Encoder-decoder model that translates into the languages it is made
+    /// for (e.g. opus-mt-en-ru); repeat for several.
+    #[arg(long = "translator", global = true, value_name = "MODEL")]
+    translators: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +108,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         model: g.model,
         threads: g.threads,
         prompts_dir: g.prompts,
+        summarizer: g.summarizer,
+        translators: g.translators,
     })?;
     if let Some(n) = config.threads {
         // candle sizes its thread pool from this variable, read once at the

@@ -47,13 +47,16 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             for m in catalog.models() {
                 let mark = if m.default { "*" } else { " " };
                 let state = if store.cached(m).is_some() { "cached" } else { "-" };
-                println!(
-                    "{mark} {:<40} {:>9}  {:<6}  {}",
-                    m.id,
-                    format_size(m.total_size()),
-                    state,
-                    m.description
-                );
+                // Files the manifest does not pin get their pin at first download.
+                let pinned = store.with_recorded_pins(m);
+                let unknown = pinned.unpinned_files().count();
+                let size = if unknown > 0 { "?".to_string() } else { format_size(pinned.total_size()) };
+                let pins = match m.unpinned_files().count() {
+                    0 => String::new(),
+                    n if unknown > 0 => format!(" [{n} files: pinned at first download, in pins.lock]"),
+                    n => format!(" [{n} files pinned at first download, in pins.lock]"),
+                };
+                println!("{mark} {:<40} {:>9}  {:<6}  {}{pins}", m.id, size, state, m.description);
             }
             Ok(ExitCode::SUCCESS)
         }

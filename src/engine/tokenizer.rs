@@ -119,7 +119,7 @@ impl std::fmt::Debug for Tokenizer {
 
 /// GPT-2's map from bytes to the characters that spell them in the vocabulary: printable Latin-1
 /// bytes stand for themselves, the others (controls, space, ...) are moved to U+0100 and up, in order.
-fn byte_chars() -> [char; 256] {
+pub(crate) fn byte_chars() -> [char; 256] {
     let keeps_itself = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
     let mut chars = ['\0'; 256];
     let mut next_moved = 0x100u32;

@@ -5,6 +5,11 @@
 //! Articles longer than the input budget are summarized section by section
 //! and the section summaries summarized again, so nothing is cut silently;
 //! the brief records which way was taken.
+//!
+//! A task may be given to a model made for it instead of the chat model
+//! (`--summarizer`, `--translator`): anything that implements [`Summarizer`]
+//! or [`Translator`] (the encoder-decoder models of [`crate::seq2seq`]). The
+//! chat model is then loaded only if some task still needs it.
 
 pub mod checks;
 pub mod prompts;
@@ -102,14 +107,42 @@ pub struct Brief {
     /// `ok` when every check passed, else `flagged`.
     pub status: &'static str,
     pub notes: Vec<String>,
+    /// Tasks done by a model other than `model` (`summary`, `zh`, ...) and its id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_models: BTreeMap<String, String>,
 }
 
-/// Summarize and translate with one loaded model.
+/// A model that writes the English summary of an article.
+pub trait Summarizer {
+    /// The model id, recorded in the brief.
+    fn id(&self) -> &str;
+    fn summarize(&mut self, article: &str) -> anyhow::Result<(Step, InputReport)>;
+}
+
+/// A model that renders English text in other languages.
+pub trait Translator {
+    /// The model id, recorded in the brief.
+    fn id(&self) -> &str;
+    /// True if it can translate into the language with code `lang`.
+    fn serves(&self, lang: &str) -> bool;
+    fn translate(&mut self, text: &str, lang: &str) -> anyhow::Result<Step>;
+}
+
+/// The chat model, loaded when a task first needs it.
+enum LazyLlm {
+    Loaded(Llm),
+    /// Fetched (if needed) and loaded from this manifest on first use.
+    Pending { store: crate::store::ModelStore, manifest: Box<crate::store::Manifest> },
+}
+
+/// Summarize and translate with the chat model, or with the task models given.
 pub struct BriefPipeline {
-    llm: Llm,
+    llm: LazyLlm,
     prompts: Prompts,
     model: ModelInfo,
     options: BriefOptions,
+    summarizer: Option<Box<dyn Summarizer>>,
+    translators: Vec<Box<dyn Translator>>,
 }
 
 impl BriefPipeline {
@@ -122,7 +155,51 @@ impl BriefPipeline {
         for code in &options.langs {
             prompts.language(code)?;
         }
-        Ok(BriefPipeline { llm, prompts, model, options })
+        Ok(BriefPipeline {
+            llm: LazyLlm::Loaded(llm),
+            prompts,
+            model,
+            options,
+            summarizer: None,
+            translators: Vec::new(),
+        })
+    }
+
+    /// The chat model, loading it on first use.
+    fn llm(&mut self) -> anyhow::Result<&mut Llm> {
+        if let LazyLlm::Pending { store, manifest } = &self.llm {
+            let local = store.ensure(manifest)?;
+            self.llm = LazyLlm::Loaded(Llm::load(local.primary())?);
+        }
+        match &mut self.llm {
+            LazyLlm::Loaded(llm) => Ok(llm),
+            LazyLlm::Pending { .. } => unreachable!("loaded above"),
+        }
+    }
+
+    /// Gives summaries to `summarizer` instead of the chat model.
+    pub fn set_summarizer(&mut self, summarizer: Box<dyn Summarizer>) {
+        self.summarizer = Some(summarizer);
+    }
+
+    /// Gives the languages `translator` serves to it instead of the chat model.
+    pub fn add_translator(&mut self, translator: Box<dyn Translator>) {
+        self.translators.push(translator);
+    }
+
+    /// Which model does each task other than the chat model: `summary` or a
+    /// language code, to a model id.
+    pub fn task_models(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Some(s) = &self.summarizer {
+            out.insert("summary".to_string(), s.id().to_string());
+        }
+        for code in &self.options.langs {
+            if let Some(t) = self.translators.iter().find(|t| t.serves(code)) {
+                out.insert(code.clone(), t.id().to_string());
+            }
+        }
+        out
     }
 
     pub fn options(&self) -> &BriefOptions {
@@ -169,17 +246,21 @@ impl BriefPipeline {
             checks: all_checks,
             status,
             notes: article.notes.clone(),
+            task_models: self.task_models(),
         })
     }
 
     /// The English summary of `article`, sectioned when over the budget.
     pub fn summarize_article(&mut self, article: &str) -> anyhow::Result<(Step, InputReport)> {
-        let tokens = self.llm.count_tokens(article);
+        if let Some(summarizer) = self.summarizer.as_mut() {
+            return summarizer.summarize(article);
+        }
+        let tokens = self.llm()?.count_tokens(article);
         if tokens <= self.options.input_budget_tokens {
             let step = self.summarize(article, article, false)?;
             return Ok((step, InputReport { tokens, method: "direct", sections: 1 }));
         }
-        let sections = self.sections(article);
+        let sections = self.sections(article)?;
         let mut partial = Vec::new();
         let (mut prompt_tokens, mut generated_tokens, mut ms) = (0, 0, 0);
         for section in &sections {
@@ -210,6 +291,9 @@ impl BriefPipeline {
 
     /// `text` rendered in the language with code `lang`.
     pub fn translate(&mut self, text: &str, lang: &str) -> anyhow::Result<Step> {
+        if let Some(translator) = self.translators.iter_mut().find(|t| t.serves(lang)) {
+            return translator.translate(text, lang);
+        }
         let max_tokens = self.options.translation_max_tokens;
         let prompts = self.prompts.clone();
         self.run_checked(
@@ -240,7 +324,7 @@ impl BriefPipeline {
                     .collect();
                 reasons.join("; ")
             });
-            let generation = self.llm.generate(&messages(failed.as_deref())?, &options)?;
+            let generation = self.llm()?.generate(&messages(failed.as_deref())?, &options)?;
             let text = clean_answer(&generation.text);
             let mut checks = check(&text);
             checks.push(checks::complete_check(output, generation.stop == StopReason::MaxTokens));
@@ -267,11 +351,12 @@ impl BriefPipeline {
     }
 
     /// Consecutive paragraph groups of `article`, each within the budget.
-    fn sections(&self, article: &str) -> Vec<String> {
+    fn sections(&mut self, article: &str) -> anyhow::Result<Vec<String>> {
         let budget = self.options.input_budget_tokens;
+        let llm = self.llm()?;
         let mut pieces: Vec<String> = Vec::new();
         for paragraph in crate::ingest::sentences::paragraphs(article) {
-            if self.llm.count_tokens(paragraph) <= budget {
+            if llm.count_tokens(paragraph) <= budget {
                 pieces.push(paragraph.to_string());
             } else {
                 pieces.extend(crate::ingest::sentences::sentences(paragraph).iter().map(|s| s.to_string()));
@@ -281,7 +366,7 @@ impl BriefPipeline {
         let mut current = String::new();
         let mut current_tokens = 0;
         for piece in pieces {
-            let n = self.llm.count_tokens(&piece);
+            let n = llm.count_tokens(&piece);
             if current_tokens + n > budget && !current.is_empty() {
                 sections.push(std::mem::take(&mut current));
                 current_tokens = 0;
@@ -295,7 +380,7 @@ impl BriefPipeline {
         if !current.is_empty() {
             sections.push(current);
         }
-        sections
+        Ok(sections)
     }
 }
 
@@ -333,8 +418,10 @@ mod tests {
 }
 
 impl BriefPipeline {
-    /// The pipeline for the configured model (or the catalog's default):
-    /// fetched and verified by the store if needed, then loaded.
+    /// The pipeline for the configured models: the chat model (`--model`,
+    /// or the catalog's default), fetched and loaded when a task first needs
+    /// it, and the task models of `--summarizer` and `--translator`, fetched
+    /// and loaded now.
     pub fn load(config: &crate::config::Config, options: BriefOptions) -> anyhow::Result<Self> {
         let catalog = crate::store::Catalog::load(config.models_dir.as_deref())?;
         let manifest = match &config.model {
@@ -342,10 +429,57 @@ impl BriefPipeline {
             None => catalog.default_model()?,
         };
         let store = crate::store::ModelStore::new(&config.cache_dir, config.offline);
-        let local = store.ensure(manifest)?;
-        let llm = Llm::load(local.primary())?;
         let prompts = Prompts::load(config.prompts_dir.as_deref())?;
+        for code in &options.langs {
+            prompts.language(code)?;
+        }
         let model = ModelInfo { id: manifest.id.clone(), sha256: manifest.files[0].sha256.clone() };
-        BriefPipeline::new(llm, prompts, model, options)
+        let mut pipeline = BriefPipeline {
+            llm: LazyLlm::Pending { store: store.clone(), manifest: Box::new(manifest.clone()) },
+            prompts,
+            model,
+            options,
+            summarizer: None,
+            translators: Vec::new(),
+        };
+        if let Some(id) = &config.summarizer {
+            let m = task_manifest(&catalog, id, "summarize")?;
+            let local = store.ensure(m)?;
+            pipeline.set_summarizer(Box::new(crate::seq2seq::tasks::Seq2SeqSummarizer::load(m, &local)?));
+        }
+        for id in &config.translators {
+            let m = task_manifest(&catalog, id, "translate")?;
+            if !m.languages.iter().any(|l| pipeline.options.langs.contains(l)) {
+                return Err(crate::InputError::new(
+                    id,
+                    format!(
+                        "translates into {}, none of the requested languages ({})",
+                        m.languages.join(", "),
+                        pipeline.options.langs.join(", ")
+                    ),
+                )
+                .into());
+            }
+            let local = store.ensure(m)?;
+            pipeline.add_translator(Box::new(crate::seq2seq::tasks::Seq2SeqTranslator::load(m, &local)?));
+        }
+        Ok(pipeline)
     }
+}
+
+/// The manifest `id`, which must be made for `task`.
+fn task_manifest<'a>(
+    catalog: &'a crate::store::Catalog,
+    id: &str,
+    task: &str,
+) -> anyhow::Result<&'a crate::store::Manifest> {
+    let m = catalog.get(id)?;
+    if !m.tasks.iter().any(|t| t == task) || m.format == "gguf" {
+        return Err(crate::InputError::new(
+            id,
+            format!("is not an encoder-decoder model for the {task} task (its tasks: {})", m.tasks.join(", ")),
+        )
+        .into());
+    }
+    Ok(m)
 }

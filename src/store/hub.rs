@@ -85,7 +85,7 @@ impl HubClient {
         loop {
             attempt += 1;
             let before = part_len(part);
-            match self.get_from(&agent, &url, file, pin.size, part) {
+            match self.get_from(&agent, &url, file, Some(pin.size), part) {
                 Ok(digest) => return Ok(digest),
                 Err(e) => {
                     let now = part_len(part);
@@ -102,21 +102,37 @@ impl HubClient {
         }
     }
 
+    /// Downloads `file`, whose size and hash are not known in advance, into
+    /// `part` (whole, no resume: bytes of unknown origin are not trusted) and
+    /// returns its sha256 and size, for the caller to record as its pin.
+    pub fn fetch_unpinned(
+        &self,
+        repo: &str,
+        revision: &str,
+        file: &str,
+        part: &Path,
+    ) -> anyhow::Result<(String, u64)> {
+        let url = self.url(repo, revision, file);
+        let digest = self.get_from(&agent(), &url, file, None, part)?;
+        Ok((digest, part_len(part)))
+    }
+
     /// One request: from the part file's end if it has bytes, else whole.
+    /// `size` is the pinned size, if any.
     fn get_from(
         &self,
         agent: &ureq::Agent,
         url: &str,
         file: &str,
-        size: u64,
+        size: Option<u64>,
         part: &Path,
     ) -> anyhow::Result<String> {
         let mut start = part_len(part);
-        if start > size {
+        if size.is_none_or(|size| start > size) && start > 0 {
             fs::remove_file(part)?;
             start = 0;
         }
-        if start == size {
+        if Some(start) == size {
             // An earlier run got every byte but stopped before the check.
             return Ok(sha256_file(part)?);
         }
@@ -162,6 +178,11 @@ impl HubClient {
             404 => anyhow::bail!("HTTP 404 for {url}: no such repository, revision or file"),
             _ => anyhow::bail!("HTTP {status} for {url}"),
         };
+        let size = match size {
+            Some(size) => size,
+            // Unpinned: the server's length is all there is to check against.
+            None => content_length.unwrap_or(u64::MAX),
+        };
         if let Some(len) = content_length {
             if offset + len != size {
                 anyhow::bail!(
@@ -204,7 +225,7 @@ impl HubClient {
         let written = out.written();
         let (file_out, digest) = out.finish();
         file_out.sync_all()?;
-        if written != size {
+        if written != size && size != u64::MAX {
             anyhow::bail!("download ended early, at {written} of {size} bytes");
         }
         Ok(digest)

@@ -27,6 +27,10 @@ pub struct Manifest {
     /// Jobs the model is meant for (`summarize`, `translate`).
     #[serde(default)]
     pub tasks: Vec<String>,
+    /// Output languages of a translation model made for fixed targets
+    /// (`["ru"]` for opus-mt-en-ru); empty for models that take any.
+    #[serde(default)]
+    pub languages: Vec<String>,
     pub licence: String,
     pub description: String,
     /// The model used when none is named; at most one manifest sets it.
@@ -41,18 +45,23 @@ pub struct Manifest {
 
 /// A file of a model and its pin.
 ///
-/// Every file is pinned in the manifest today. Hub files whose hash is not
-/// known in advance (configs and tokenizers of Marian/T5/BART models) will
-/// get their pin from a lock file written on first download; code that
-/// checks bytes asks for a [`Pin`] so that it does not care where it came
-/// from.
+/// A manifest pins a file by `size` and `sha256`. A hub file whose hash
+/// cannot be known in advance (the files of a Marian/T5/BART repository,
+/// when the hub could not be reached to read them) leaves both out: the
+/// store then records the pin of the bytes it first downloads or imports
+/// in the model's `pins.lock` and verifies against it from then on (trust
+/// on first use), and says so. Code that checks bytes asks for a [`Pin`],
+/// so it does not care where the pin came from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     /// File name, also its name in the cache and on the hub.
     pub name: String,
+    /// Size in bytes; 0 with an empty `sha256` when pinned at first download.
+    #[serde(default)]
     pub size: u64,
-    /// Lowercase hex sha256 of the whole file.
+    /// Lowercase hex sha256 of the whole file; empty when pinned at first download.
+    #[serde(default)]
     pub sha256: String,
 }
 
@@ -64,6 +73,11 @@ pub struct Pin {
 }
 
 impl FileSpec {
+    /// True when the file has a pin (from the manifest or the model's `pins.lock`).
+    pub fn is_pinned(&self) -> bool {
+        !self.sha256.is_empty()
+    }
+
     pub fn pin(&self) -> Pin {
         Pin { size: self.size, sha256: self.sha256.clone() }
     }
@@ -135,7 +149,12 @@ impl Manifest {
         &self.files[0]
     }
 
-    /// Total bytes of all files.
+    /// Files without a pin in the manifest: pinned at first download.
+    pub fn unpinned_files(&self) -> impl Iterator<Item = &FileSpec> {
+        self.files.iter().filter(|f| !f.is_pinned())
+    }
+
+    /// Total bytes of all files (of those whose size is known).
     pub fn total_size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
@@ -158,7 +177,21 @@ impl Manifest {
             if self.files[..i].iter().any(|g| g.name == f.name) {
                 return Err(format!("file {} is listed twice", f.name));
             }
-            if !is_sha256_hex(&f.sha256) {
+            if f.sha256.is_empty() {
+                if f.size != 0 {
+                    return Err(format!(
+                        "file {}: give both size and sha256, or neither (pinned at first download)",
+                        f.name
+                    ));
+                }
+                if !self.sources.iter().any(|s| matches!(s, Source::HfHub { .. })) {
+                    return Err(format!(
+                        "file {} has no sha256, so it can only be pinned at first download from \
+                         an hf-hub source, and the manifest lists none",
+                        f.name
+                    ));
+                }
+            } else if !is_sha256_hex(&f.sha256) {
                 return Err(format!("file {}: sha256 must be 64 lowercase hex digits", f.name));
             }
         }
@@ -176,6 +209,9 @@ impl Manifest {
                     let spec = self.files.iter().find(|f| &f.name == file).ok_or_else(|| {
                         format!("pypi-chunks source is for {file:?}, which is not in [[files]]")
                     })?;
+                    if !spec.is_pinned() {
+                        return Err(format!("pypi-chunks source for {file}: the file needs a sha256"));
+                    }
                     if chunks.is_empty() {
                         return Err(format!("pypi-chunks source for {file} has no chunks"));
                     }
@@ -222,6 +258,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "models/qwen2.5-coder-0.5b-instruct-q4_k_m.toml",
         include_str!("../../models/qwen2.5-coder-0.5b-instruct-q4_k_m.toml"),
     ),
+    ("models/opus-mt-en-zh.toml", include_str!("../../models/opus-mt-en-zh.toml")),
+    ("models/opus-mt-en-ru.toml", include_str!("../../models/opus-mt-en-ru.toml")),
+    ("models/flan-t5-base.toml", include_str!("../../models/flan-t5-base.toml")),
+    ("models/distilbart-cnn-12-6.toml", include_str!("../../models/distilbart-cnn-12-6.toml")),
 ];
 
 /// Every model the user can ask for.
@@ -327,7 +367,7 @@ mod tests {
     #[test]
     fn built_in_catalog_is_valid_with_one_default() {
         let c = Catalog::load(None).unwrap();
-        assert_eq!(c.models().len(), 2);
+        assert_eq!(c.models().len(), 6);
         assert_eq!(c.default_model().unwrap().id, "qwen2.5-coder-1.5b-instruct-q4_k_m");
         let small = c.get("qwen2.5-coder-0.5b-instruct-q4_k_m").unwrap();
         assert_eq!(small.primary().size, 491400064);
@@ -351,6 +391,19 @@ mod tests {
         assert!(Manifest::parse(&manifest(&[4, 6]), "t.toml").is_ok());
         let err = Manifest::parse(&manifest(&[4, 5]), "t.toml").unwrap_err();
         assert!(err.to_string().contains("sum to 9"), "{err}");
+    }
+
+    #[test]
+    fn unpinned_files_need_a_hub_source_and_no_size() {
+        let ru = Catalog::load(None).unwrap().get("opus-mt-en-ru").unwrap().clone();
+        assert_eq!(ru.unpinned_files().count(), ru.files.len());
+        assert_eq!(ru.languages, ["ru"]);
+        let text = "id = \"t\"\nfamily = \"marian\"\nformat = \"pytorch\"\nlicence = \"MIT\"\n\
+                    description = \"d\"\n[[files]]\nname = \"config.json\"\n";
+        let err = Manifest::parse(text, "t.toml").unwrap_err();
+        assert!(err.to_string().contains("pinned at first download"), "{err}");
+        let sized = format!("{text}size = 3\n[[sources]]\nkind = \"hf-hub\"\nrepo = \"a/b\"\nrevision = \"main\"\n");
+        assert!(Manifest::parse(&sized, "t.toml").unwrap_err().to_string().contains("or neither"));
     }
 
     #[test]

