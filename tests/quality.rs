@@ -1,0 +1,64 @@
+//! Quality on a fixed subset of the shared sets, small enough for CI, with
+//! the default model and the default prompts. The thresholds sit a little
+//! under the first measurement (README, "Quality"), so that a real
+//! regression (a broken prompt, a decoding bug) fails here.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+// First measurement (2026-11-28, qwen2.5-coder-1.5b-instruct-q4_k_m, greedy):
+// SummEval first 10: ROUGE-1 36.05, ROUGE-2 12.58, ROUGE-L 23.66;
+// WMT22 news first 20: zh chrF 25.49 (BLEU 30.01), ru chrF 33.46 (BLEU 7.28).
+const MIN_ROUGE1: f64 = 33.0;
+const MIN_ROUGE2: f64 = 10.5;
+const MIN_ROUGEL: f64 = 21.5;
+const MIN_ZH_CHRF: f64 = 23.0;
+const MIN_RU_CHRF: f64 = 30.5;
+
+/// Scores printed by `eval run --format json` (one object per task).
+fn eval_run(set: &str, limit: usize) -> Vec<Value> {
+    let out_dir = temp_dir(&format!("quality-{set}"));
+    let out = run(&mut polybrief(&[
+        "eval", "run", "--set", set, "--limit", &limit.to_string(), "--format", "json",
+        "--data", eval_dir().to_str().unwrap(), "--out", out_dir.to_str().unwrap(),
+    ]));
+    assert!(out.status.success(), "eval run failed: {}", stderr(&out));
+    serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<Value>()
+        .map(|v| v.expect("JSON scores"))
+        .collect()
+}
+
+fn f1(scores: &Value, kind: &str) -> f64 {
+    scores[kind]["f"].as_f64().unwrap()
+}
+
+#[test]
+fn summeval_first_10_articles_rouge() {
+    let _lock = model_lock();
+    let scores = eval_run("summeval", 10);
+    let s = &scores[0];
+    let (r1, r2, rl) = (f1(s, "rouge1"), f1(s, "rouge2"), f1(s, "rougeL"));
+    eprintln!("SummEval 10: ROUGE-1 {r1:.2}, ROUGE-2 {r2:.2}, ROUGE-L {rl:.2}");
+    assert!(r1 >= MIN_ROUGE1, "ROUGE-1 {r1:.2} < {MIN_ROUGE1}");
+    assert!(r2 >= MIN_ROUGE2, "ROUGE-2 {r2:.2} < {MIN_ROUGE2}");
+    assert!(rl >= MIN_ROUGEL, "ROUGE-L {rl:.2} < {MIN_ROUGEL}");
+}
+
+#[test]
+fn wmt22_news_first_20_sentences_chrf() {
+    let _lock = model_lock();
+    let scores = eval_run("wmt22-news", 20);
+    assert_eq!(scores.len(), 2, "one score object per language pair");
+    let (zh, ru) = (&scores[0], &scores[1]);
+    let (zh_chrf, ru_chrf) = (zh["chrf"].as_f64().unwrap(), ru["chrf"].as_f64().unwrap());
+    eprintln!(
+        "WMT22 news 20: zh chrF {zh_chrf:.2} BLEU {:.2}; ru chrF {ru_chrf:.2} BLEU {:.2}",
+        zh["bleu"].as_f64().unwrap(),
+        ru["bleu"].as_f64().unwrap()
+    );
+    assert!(zh_chrf >= MIN_ZH_CHRF, "zh chrF {zh_chrf:.2} < {MIN_ZH_CHRF}");
+    assert!(ru_chrf >= MIN_RU_CHRF, "ru chrF {ru_chrf:.2} < {MIN_RU_CHRF}");
+}
