@@ -124,6 +124,20 @@ impl Q5_0Matrix {
         let weights = self.blocks();
         let out_ptr = out.as_mut_ptr() as usize;
         let (rows, cols) = (self.rows, self.cols);
+        if m == 1 && use_avx2 {
+            // Decode: each weight is used once, unpacked in registers.
+            candle_core::utils::barrier_pool().execute_chunked(rows, |range| {
+                for r in range {
+                    let w = &weights[r * k_blocks..(r + 1) * k_blocks];
+                    // SAFETY: AVX2 detected at run time; each r is written
+                    // by exactly one worker.
+                    unsafe {
+                        *(out_ptr as *mut f32).add(r) = avx2::dot_packed(w, quantized, &scales);
+                    }
+                }
+            });
+            return;
+        }
         candle_core::utils::barrier_pool().execute_chunked(rows, |range| {
             // Each weight row is unpacked once to signed bytes, then dotted
             // with every activation row.
@@ -199,10 +213,10 @@ mod avx2 {
     use super::{Q5_0Block, Q8_0Block, BLOCK};
     use std::arch::x86_64::*;
 
-    /// Unpacks one Q5_0 block to 32 signed bytes.
+    /// One Q5_0 block as 32 signed bytes.
+    #[inline]
     #[target_feature(enable = "avx2")]
-    pub unsafe fn unpack_block(b: &Q5_0Block, out: &mut [i8]) {
-        debug_assert_eq!(out.len(), BLOCK);
+    unsafe fn unpack(b: &Q5_0Block) -> __m256i {
         let low = _mm_loadu_si128(b.qs.as_ptr() as *const __m128i);
         // Bytes 0..16: low nibbles (values 0..16); 16..32: high nibbles.
         let nibbles =
@@ -221,16 +235,21 @@ mod avx2 {
         let high_set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
         // value - 16: with the fifth bit, the nibble itself; without it, the
         // nibble with the top four bits set (nibble - 16 as a signed byte).
-        let values = _mm256_or_si256(nibbles, _mm256_andnot_si256(high_set, _mm256_set1_epi8(-16)));
-        _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, values);
+        _mm256_or_si256(nibbles, _mm256_andnot_si256(high_set, _mm256_set1_epi8(-16)))
+    }
+
+    /// Unpacks one Q5_0 block to 32 signed bytes.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn unpack_block(b: &Q5_0Block, out: &mut [i8]) {
+        assert_eq!(out.len(), BLOCK);
+        _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, unpack(b));
     }
 
     /// Eight i32 lanes of the products of one block (exact: at most
     /// 32 * 16 * 128 in magnitude).
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn block_products(x: *const i8, y: &Q8_0Block) -> __m256i {
-        let xv = _mm256_loadu_si256(x as *const __m256i);
+    unsafe fn block_products(xv: __m256i, y: &Q8_0Block) -> __m256i {
         let yv = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
         // maddubs wants one unsigned operand: move x's sign onto y.
         let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(yv, xv));
@@ -259,37 +278,62 @@ mod avx2 {
         _mm_cvtsi128_si32(s)
     }
 
-    /// candle's Q5_0 x Q8_0 dot product: the same float operations in the
-    /// same order as its scalar code, with the integer sums vectorized.
+    /// The body of the dot products below: `$x(b)` is block `b` of the
+    /// weights as signed bytes, `$dx(b)` its scale.
+    macro_rules! dot_body {
+        ($n:expr, $x:expr, $dx:expr, $y:expr, $dy:expr) => {{
+            let (n, y, dy): (usize, &[Q8_0Block], &[f32]) = ($n, $y, $dy);
+            let mut sum = 0f32;
+            let mut b = 0;
+            while b + 8 <= n {
+                let mut p = [_mm256_setzero_si256(); 8];
+                let mut dx = [0f32; 8];
+                for j in 0..8 {
+                    p[j] = block_products($x(b + j), &y[b + j]);
+                    dx[j] = $dx(b + j);
+                }
+                // Lane-wise products equal the scalar ones bit for bit.
+                let sumi = _mm256_cvtepi32_ps(sums8(p));
+                let terms = _mm256_mul_ps(
+                    _mm256_mul_ps(sumi, _mm256_loadu_ps(dx.as_ptr())),
+                    _mm256_loadu_ps(dy.as_ptr().add(b)),
+                );
+                let mut t = [0f32; 8];
+                _mm256_storeu_ps(t.as_mut_ptr(), terms);
+                for v in t {
+                    sum += v;
+                }
+                b += 8;
+            }
+            while b < n {
+                let sumi = sum1(block_products($x(b), &y[b]));
+                sum += sumi as f32 * $dx(b) * dy[b];
+                b += 1;
+            }
+            sum
+        }};
+    }
+
+    /// candle's Q5_0 x Q8_0 dot product, over weights unpacked beforehand
+    /// (for several activation rows): the same float operations in the same
+    /// order as its scalar code, with the integer sums vectorized.
     #[target_feature(enable = "avx2")]
     pub unsafe fn dot(x: &[i8], dx: &[f32], y: &[Q8_0Block], dy: &[f32]) -> f32 {
-        let n = y.len();
-        let mut sum = 0f32;
-        let mut b = 0;
-        while b + 8 <= n {
-            let mut p = [_mm256_setzero_si256(); 8];
-            for (j, pj) in p.iter_mut().enumerate() {
-                *pj = block_products(x.as_ptr().add((b + j) * BLOCK), &y[b + j]);
-            }
-            // Lane-wise products equal the scalar ones bit for bit.
-            let sumi = _mm256_cvtepi32_ps(sums8(p));
-            let terms = _mm256_mul_ps(
-                _mm256_mul_ps(sumi, _mm256_loadu_ps(dx.as_ptr().add(b))),
-                _mm256_loadu_ps(dy.as_ptr().add(b)),
-            );
-            let mut t = [0f32; 8];
-            _mm256_storeu_ps(t.as_mut_ptr(), terms);
-            for v in t {
-                sum += v;
-            }
-            b += 8;
-        }
-        while b < n {
-            let sumi = sum1(block_products(x.as_ptr().add(b * BLOCK), &y[b]));
-            sum += sumi as f32 * dx[b] * dy[b];
-            b += 1;
-        }
-        sum
+        assert!(x.len() >= y.len() * BLOCK && dx.len() >= y.len() && dy.len() >= y.len());
+        dot_body!(
+            y.len(),
+            |b: usize| _mm256_loadu_si256(x.as_ptr().add(b * BLOCK) as *const __m256i),
+            |b: usize| dx[b],
+            y,
+            dy
+        )
+    }
+
+    /// [`dot`] unpacking each weight block on the fly: one activation row.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_packed(w: &[Q5_0Block], y: &[Q8_0Block], dy: &[f32]) -> f32 {
+        assert!(w.len() >= y.len() && dy.len() >= y.len());
+        dot_body!(y.len(), |b: usize| unpack(&w[b]), |b: usize| super::f16_to_f32(w[b].d), y, dy)
     }
 }
 
@@ -300,6 +344,9 @@ mod avx2 {
         unreachable!("AVX2 is only detected on x86_64")
     }
     pub unsafe fn dot(_: &[i8], _: &[f32], _: &[Q8_0Block], _: &[f32]) -> f32 {
+        unreachable!("AVX2 is only detected on x86_64")
+    }
+    pub unsafe fn dot_packed(_: &[Q5_0Block], _: &[Q8_0Block], _: &[f32]) -> f32 {
         unreachable!("AVX2 is only detected on x86_64")
     }
 }
