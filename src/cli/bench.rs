@@ -39,7 +39,7 @@ pub struct Args {
     /// Runs per engine and model (alternating); the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// `table` or `json`.
+    /// `table` or `json` (one object per model and line).
     #[arg(long, default_value = "table")]
     format: String,
     /// Also time whole briefs (summary, zh, ru) of the seed article and of
@@ -124,7 +124,18 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     };
     let threads = candle_core::utils::get_num_threads();
     let runs = args.runs.max(1);
-    let mut rows = Vec::new();
+    if args.format != "json" {
+        println!(
+            "prompt {} tokens, {} new tokens, {threads} threads, median of {runs} alternating runs per engine",
+            args.prompt_tokens, args.new_tokens
+        );
+        println!(
+            "{:<36} {:<10} {:>12} {:>11} {:>12}",
+            "model", "engine", "prefill t/s", "decode t/s", "peak RSS MB"
+        );
+    }
+    // Each model's result is printed as soon as it is measured (a JSON
+    // object per line with --format json): a run of both models takes long.
     for id in &ids {
         let local = store.ensure(catalog.get(id)?)?;
         let gguf = local.primary();
@@ -154,7 +165,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         });
         let brief_s =
             if args.briefs { Some(time_briefs(config, id, &args.eval_dir)?) } else { None };
-        rows.push(Row {
+        let row = Row {
             model: id.clone(),
             threads,
             prompt_tokens: prompt.len(),
@@ -165,51 +176,40 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             ratio,
             brief_s,
             load_avg: [load_before, load_average()],
-        });
-    }
-    if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        print_table(&rows);
+        };
+        if args.format == "json" {
+            println!("{}", serde_json::to_string(&row)?);
+        } else {
+            print_row(&row);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(rows: &[Row]) {
-    let Some(first) = rows.first() else { return };
-    println!(
-        "prompt {} tokens, {} new tokens, {} threads, median of {} alternating runs per engine",
-        first.prompt_tokens, first.new_tokens, first.threads, first.runs
-    );
-    println!(
-        "{:<36} {:<10} {:>12} {:>11} {:>12}",
-        "model", "engine", "prefill t/s", "decode t/s", "peak RSS MB"
-    );
-    for r in rows {
-        let line = |engine: &str, s: &Speed| {
-            println!(
-                "{:<36} {:<10} {:>12.1} {:>11.1} {:>12.0}",
-                r.model, engine, s.prefill_tps, s.decode_tps, s.peak_rss_mb
-            )
-        };
-        line("polybrief", &r.polybrief);
-        if let Some(l) = &r.llama_cpp {
-            line("llama.cpp", l);
-        }
-        if let Some(ratio) = &r.ratio {
-            println!(
-                "{:<36} {:<10} {:>11.2}x {:>10.2}x",
-                r.model, "ratio", ratio.prefill, ratio.decode
-            );
-        }
-        if let Some(b) = &r.brief_s {
-            println!(
-                "{:<36} brief wall time: seed article {:.1} s, mean of {SUMMEVAL_BRIEFS} SummEval articles {:.1} s",
-                r.model, b.seed, b.summeval10_mean
-            );
-        }
-        println!("{:<36} load average {:.2} -> {:.2}", r.model, r.load_avg[0], r.load_avg[1]);
+fn print_row(r: &Row) {
+    let line = |engine: &str, s: &Speed| {
+        println!(
+            "{:<36} {:<10} {:>12.1} {:>11.1} {:>12.0}",
+            r.model, engine, s.prefill_tps, s.decode_tps, s.peak_rss_mb
+        )
+    };
+    line("polybrief", &r.polybrief);
+    if let Some(l) = &r.llama_cpp {
+        line("llama.cpp", l);
     }
+    if let Some(ratio) = &r.ratio {
+        println!(
+            "{:<36} {:<10} {:>11.2}x {:>10.2}x",
+            r.model, "ratio", ratio.prefill, ratio.decode
+        );
+    }
+    if let Some(b) = &r.brief_s {
+        println!(
+            "{:<36} brief wall time: seed article {:.1} s, mean of {SUMMEVAL_BRIEFS} SummEval articles {:.1} s",
+            r.model, b.seed, b.summeval10_mean
+        );
+    }
+    println!("{:<36} load average {:.2} -> {:.2}", r.model, r.load_avg[0], r.load_avg[1]);
 }
 
 /// The first `n` tokens of the benchmark prose (repeated if need be), from
