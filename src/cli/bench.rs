@@ -16,9 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use candle_core::quantized::gguf_file;
+use candle_core::quantized::{gguf_file, QMatMul};
+use candle_core::Module;
 use polybrief::config::Config;
+use polybrief::engine::kernels::Q5_0Matrix;
 use polybrief::engine::{Llm, Tokenizer};
 use polybrief::ingest::{read_article, Article};
 use polybrief::pipeline::{BriefOptions, BriefPipeline};
@@ -55,6 +59,11 @@ pub struct Args {
     /// The evaluation data (seed article, SummEval) for `--briefs`.
     #[arg(long, default_value = "../shared/eval")]
     eval_dir: PathBuf,
+    /// Instead: time our Q5_0 kernel against candle's on the Q5_0 weights of
+    /// one layer of the first model, in CPU time of one thread (figures
+    /// that hold on a loaded machine); needs `--threads 1`.
+    #[arg(long)]
+    kernels: bool,
     /// Internal: one timed run of polybrief's engine on this GGUF file,
     /// printed as JSON (how the benchmark runs each engine in a process of
     /// its own).
@@ -117,6 +126,10 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let catalog = Catalog::load(config.models_dir.as_deref())?;
     let store = ModelStore::new(&config.cache_dir, config.offline);
+    if args.kernels {
+        let id = args.models.first().map_or("qwen2.5-coder-0.5b-instruct-q4_k_m", |s| s.as_str());
+        return kernel_times(store.ensure(catalog.get(id)?)?.primary());
+    }
     let ids: Vec<String> = if args.models.is_empty() {
         catalog.models().iter().filter(|m| m.format == "gguf").map(|m| m.id.clone()).collect()
     } else {
@@ -346,6 +359,74 @@ fn time_briefs(config: &Config, id: &str, eval_dir: &Path) -> anyhow::Result<Bri
         total += timed(a)?;
     }
     Ok(BriefSeconds { seed: seed_s, summeval10_mean: total / articles.len().max(1) as f64 })
+}
+
+/// `bench --kernels`: CPU time per product of candle's `QMatMul` and our
+/// [`Q5_0Matrix`] on the Q5_0 weights of layer 0, one activation row
+/// (decode) and 64 rows (prefill).
+fn kernel_times(gguf: &Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        candle_core::utils::get_num_threads() == 1,
+        "--kernels measures one thread's CPU time: pass --threads 1"
+    );
+    let mut file = std::fs::File::open(gguf)?;
+    let content = gguf_file::Content::read(&mut file)?;
+    let mut weights = Vec::new();
+    for name in content.tensor_infos.keys().filter(|n| n.starts_with("blk.0.")) {
+        let t = content.tensor(&mut file, name, &candle_core::Device::Cpu)?;
+        if t.dtype() == candle_core::quantized::GgmlDType::Q5_0 {
+            weights.push((name.clone(), Arc::new(t)));
+        }
+    }
+    anyhow::ensure!(!weights.is_empty(), "{} has no Q5_0 weights in layer 0", gguf.display());
+    weights.sort_by(|a, b| a.0.cmp(&b.0));
+    println!(
+        "{:<28} {:>4} {:>12} {:>12} {:>8}",
+        "tensor", "rows", "candle ms", "ours ms", "speedup"
+    );
+    for m in [1, 64] {
+        for (name, w) in &weights {
+            let cols = w.shape().dims2()?.1;
+            let x =
+                candle_core::Tensor::randn(0f32, 1f32, (1, m, cols), &candle_core::Device::Cpu)?;
+            let candle = QMatMul::from_arc(w.clone())?;
+            let ours = Q5_0Matrix::new(w.clone()).context("not a Q5_0 matrix")?;
+            let t_candle = cpu_ms_per_call(|| candle.forward(&x).map(drop))?;
+            let t_ours = cpu_ms_per_call(|| ours.forward(&x).map(drop))?;
+            println!(
+                "{name:<28} {m:>4} {t_candle:>12.3} {t_ours:>12.3} {:>7.1}x",
+                t_candle / t_ours
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// CPU milliseconds of this process per call of `f`, over at least 2 s of
+/// CPU time (the kernel's clock ticks are 10 ms).
+fn cpu_ms_per_call(f: impl Fn() -> candle_core::Result<()>) -> anyhow::Result<f64> {
+    f()?;
+    let start = process_cpu_ms()?;
+    let mut calls = 0u64;
+    loop {
+        f()?;
+        calls += 1;
+        let spent = process_cpu_ms()? - start;
+        if spent >= 2000.0 {
+            return Ok(spent / calls as f64);
+        }
+    }
+}
+
+/// User and system CPU time of this process (Linux `/proc/self/stat`).
+fn process_cpu_ms() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the parenthesized command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks of 10 ms.
+    let rest = stat.rsplit_once(')').context("unreadable /proc/self/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks * 10.0)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
