@@ -146,7 +146,29 @@ impl Q5_0Matrix {
             for r in range {
                 let w = &weights[r * k_blocks..(r + 1) * k_blocks];
                 unpack_row(w, &mut unpacked, &mut weight_scales, use_avx2);
-                for i in 0..m {
+                let y = |i: usize| &quantized[i * k_blocks..(i + 1) * k_blocks];
+                let dy = |i: usize| &scales[i * k_blocks..(i + 1) * k_blocks];
+                let mut first = 0;
+                if use_avx2 {
+                    while first + 4 <= m {
+                        let i = first;
+                        // SAFETY: AVX2 detected at run time.
+                        let d = unsafe {
+                            avx2::dot4(
+                                &unpacked,
+                                &weight_scales,
+                                [y(i), y(i + 1), y(i + 2), y(i + 3)],
+                                [dy(i), dy(i + 1), dy(i + 2), dy(i + 3)],
+                            )
+                        };
+                        for (j, d) in d.into_iter().enumerate() {
+                            // SAFETY: each (i, r) is written by exactly one worker.
+                            unsafe { *(out_ptr as *mut f32).add((i + j) * rows + r) = d };
+                        }
+                        first += 4;
+                    }
+                }
+                for i in first..m {
                     let y = &quantized[i * k_blocks..(i + 1) * k_blocks];
                     let dy = &scales[i * k_blocks..(i + 1) * k_blocks];
                     let dot = if use_avx2 {
@@ -329,6 +351,50 @@ mod avx2 {
         )
     }
 
+    /// [`dot`] of one unpacked weight row with four activation rows: each
+    /// weight block is loaded once, and the four chains of dependent float
+    /// additions interleave.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot4(x: &[i8], dx: &[f32], y: [&[Q8_0Block]; 4], dy: [&[f32]; 4]) -> [f32; 4] {
+        let n = dx.len();
+        assert!(x.len() >= n * BLOCK && y.iter().all(|y| y.len() >= n));
+        assert!(dy.iter().all(|d| d.len() >= n));
+        let mut sum = [0f32; 4];
+        let mut b = 0;
+        while b + 8 <= n {
+            let dxv = _mm256_loadu_ps(dx.as_ptr().add(b));
+            let mut p = [[_mm256_setzero_si256(); 8]; 4];
+            for j in 0..8 {
+                let xv = _mm256_loadu_si256(x.as_ptr().add((b + j) * BLOCK) as *const __m256i);
+                for r in 0..4 {
+                    p[r][j] = block_products(xv, &y[r][b + j]);
+                }
+            }
+            let mut terms = [[0f32; 8]; 4];
+            for r in 0..4 {
+                let sumi = _mm256_cvtepi32_ps(sums8(p[r]));
+                let t =
+                    _mm256_mul_ps(_mm256_mul_ps(sumi, dxv), _mm256_loadu_ps(dy[r].as_ptr().add(b)));
+                _mm256_storeu_ps(terms[r].as_mut_ptr(), t);
+            }
+            for j in 0..8 {
+                for r in 0..4 {
+                    sum[r] += terms[r][j];
+                }
+            }
+            b += 8;
+        }
+        while b < n {
+            let xv = _mm256_loadu_si256(x.as_ptr().add(b * BLOCK) as *const __m256i);
+            for r in 0..4 {
+                let sumi = sum1(block_products(xv, &y[r][b]));
+                sum[r] += sumi as f32 * dx[b] * dy[r][b];
+            }
+            b += 1;
+        }
+        sum
+    }
+
     /// [`dot`] unpacking each weight block on the fly: one activation row.
     #[target_feature(enable = "avx2")]
     pub unsafe fn dot_packed(w: &[Q5_0Block], y: &[Q8_0Block], dy: &[f32]) -> f32 {
@@ -347,6 +413,9 @@ mod avx2 {
         unreachable!("AVX2 is only detected on x86_64")
     }
     pub unsafe fn dot_packed(_: &[Q5_0Block], _: &[Q8_0Block], _: &[f32]) -> f32 {
+        unreachable!("AVX2 is only detected on x86_64")
+    }
+    pub unsafe fn dot4(_: &[i8], _: &[f32], _: [&[Q8_0Block]; 4], _: [&[f32]; 4]) -> [f32; 4] {
         unreachable!("AVX2 is only detected on x86_64")
     }
 }
