@@ -7,6 +7,7 @@
 //! given, so the same input gives the same output.
 
 pub mod chat;
+pub mod kernels;
 pub mod qwen2;
 pub mod tokenizer;
 

@@ -8,13 +8,17 @@
 //!   instead of being concatenated at every step;
 //! - grouped-query attention folds the query heads that share a key/value
 //!   head into one matrix product, instead of copying keys and values for
-//!   every head.
+//!   every head;
+//! - Q5_0 weights (most of the 0.5B model) go through our own kernel,
+//!   [`super::kernels::Q5_0Matrix`], which gives candle's results faster.
 
 use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
+
+use super::kernels::Q5_0Matrix;
 
 /// Shape of the network, from the GGUF metadata.
 #[derive(Debug, Clone)]
@@ -82,22 +86,46 @@ impl CacheBuffer {
     }
 }
 
+/// A weight matrix and the kernel that multiplies by it.
+enum Linear {
+    Candle(QMatMul),
+    Q5_0(Q5_0Matrix),
+}
+
+impl Linear {
+    fn new(weights: Arc<QTensor>) -> Result<Linear> {
+        match Q5_0Matrix::new(weights.clone()) {
+            Some(m) => Ok(Linear::Q5_0(m)),
+            None => Ok(Linear::Candle(QMatMul::from_arc(weights)?)),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Linear::Candle(m) => m.forward(x),
+            Linear::Q5_0(m) => m.forward(x),
+        }
+    }
+}
+
 struct Attention {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
     bq: Tensor,
     bk: Tensor,
     bv: Tensor,
-    wo: QMatMul,
+    wo: Linear,
     keys: CacheBuffer,
     values: CacheBuffer,
 }
 
 struct Mlp {
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
 }
 
 impl Module for Mlp {
@@ -120,7 +148,7 @@ pub struct Qwen2 {
     embeddings: Arc<QTensor>,
     blocks: Vec<Block>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Linear,
     cos: Tensor,
     sin: Tensor,
     /// Positions already in the cache.
@@ -137,29 +165,29 @@ impl Qwen2 {
         let mut tensor = |name: &str| ct.tensor(reader, name, device);
         let embeddings = Arc::new(tensor("token_embd.weight")?);
         let output = match tensor("output.weight") {
-            Ok(w) => QMatMul::from_qtensor(w)?,
+            Ok(w) => Linear::new(Arc::new(w))?,
             // Tied embeddings: the output projection is the embedding table.
-            Err(_) => QMatMul::from_arc(embeddings.clone())?,
+            Err(_) => Linear::new(embeddings.clone())?,
         };
         let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, config.rms_norm_eps)?;
         let mut blocks = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {
             let mut t = |part: &str| tensor(&format!("blk.{i}.{part}"));
             let attention = Attention {
-                wq: QMatMul::from_qtensor(t("attn_q.weight")?)?,
-                wk: QMatMul::from_qtensor(t("attn_k.weight")?)?,
-                wv: QMatMul::from_qtensor(t("attn_v.weight")?)?,
+                wq: Linear::new(Arc::new(t("attn_q.weight")?))?,
+                wk: Linear::new(Arc::new(t("attn_k.weight")?))?,
+                wv: Linear::new(Arc::new(t("attn_v.weight")?))?,
                 bq: t("attn_q.bias")?.dequantize(device)?,
                 bk: t("attn_k.bias")?.dequantize(device)?,
                 bv: t("attn_v.bias")?.dequantize(device)?,
-                wo: QMatMul::from_qtensor(t("attn_output.weight")?)?,
+                wo: Linear::new(Arc::new(t("attn_output.weight")?))?,
                 keys: CacheBuffer::new(),
                 values: CacheBuffer::new(),
             };
             let mlp = Mlp {
-                gate: QMatMul::from_qtensor(t("ffn_gate.weight")?)?,
-                up: QMatMul::from_qtensor(t("ffn_up.weight")?)?,
-                down: QMatMul::from_qtensor(t("ffn_down.weight")?)?,
+                gate: Linear::new(Arc::new(t("ffn_gate.weight")?))?,
+                up: Linear::new(Arc::new(t("ffn_up.weight")?))?,
+                down: Linear::new(Arc::new(t("ffn_down.weight")?))?,
             };
             blocks.push(Block {
                 attention_norm: RmsNorm::from_qtensor(t("attn_norm.weight")?, config.rms_norm_eps)?,
@@ -225,7 +253,7 @@ impl Attention {
         c: &Config,
     ) -> Result<Tensor> {
         let (b, seq, _) = x.dims3()?;
-        let heads = |w: &QMatMul, bias: &Tensor, n: usize| -> Result<Tensor> {
+        let heads = |w: &Linear, bias: &Tensor, n: usize| -> Result<Tensor> {
             w.forward(x)?
                 .broadcast_add(bias)?
                 .reshape((b, seq, n, c.head_dim))?
@@ -249,10 +277,11 @@ impl Attention {
         };
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let y = weights.matmul(&v)?; // (b, kv_heads, group * seq, head_dim)
-        let y = y
-            .reshape((b, c.n_head, seq, c.head_dim))?
-            .transpose(1, 2)?
-            .reshape((b, seq, c.n_head * c.head_dim))?;
+        let y = y.reshape((b, c.n_head, seq, c.head_dim))?.transpose(1, 2)?.reshape((
+            b,
+            seq,
+            c.n_head * c.head_dim,
+        ))?;
         self.wo.forward(&y)
     }
 }
