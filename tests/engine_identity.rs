@@ -13,8 +13,7 @@ const NEW_TOKENS: usize = 64;
 
 /// Tokens up to and including the first end-of-turn token: what generation
 /// returns. Past it the model is off its training distribution, near-ties
-/// abound, and summation order may tip them (our grouped-query products
-/// have other shapes than the reference's per-head ones).
+/// abound, and the two engines are not required to agree there.
 fn until_end(tokens: Vec<u32>, ends: &[u32]) -> Vec<u32> {
     match tokens.iter().position(|t| ends.contains(t)) {
         Some(i) => tokens[..=i].to_vec(),

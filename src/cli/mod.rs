@@ -72,7 +72,7 @@ enum Command {
     Clean(clean::Args),
     /// List, fetch, verify and manage models.
     Models(models::Args),
-    /// Prefill and decode speed of the models on a fixed workload.
+    /// Speed beside llama.cpp on the same GGUF: prefill, decode, peak RSS, briefs.
     Bench(bench::Args),
     /// Score outputs against references (ROUGE, BLEU, chrF).
     Eval(eval::Args),

@@ -6,9 +6,6 @@
 //!   fed in are dequantized (the f32 table would be 933 MB for the 1.5B);
 //! - keys and values go into a preallocated cache that grows by doubling,
 //!   instead of being concatenated at every step;
-//! - grouped-query attention folds the query heads that share a key/value
-//!   head into one matrix product, instead of copying keys and values for
-//!   every head;
 //! - Q5_0 weights (most of the 0.5B model) go through our own kernel,
 //!   [`super::kernels::Q5_0Matrix`], which gives candle's results faster.
 
@@ -266,22 +263,22 @@ impl Attention {
         let k = self.keys.append(&k)?;
         let v = self.values.append(&v)?;
 
-        // The query heads of a group share one key/value head: stack them
-        // into the rows of one product, (group * seq, head_dim) x keys^T.
+        // Each query head against a copy of its group's key/value head: the
+        // products of candle-transformers' quantized_qwen2 in the same
+        // shapes. Folding a group's query heads into one product is cheaper,
+        // but changed the last bits and tipped greedy choices on the 1.5B
+        // model; briefs must not change with an optimisation.
         let group = c.n_head / c.n_kv_head;
-        let q = q.reshape((b, c.n_kv_head, group * seq, c.head_dim))?;
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (c.head_dim as f64).sqrt()))?;
+        let k = candle_transformers::utils::repeat_kv(k.contiguous()?, group)?;
+        let v = candle_transformers::utils::repeat_kv(v.contiguous()?, group)?;
+        let scores = (q.matmul(&k.t()?)? / (c.head_dim as f64).sqrt())?;
         let scores = match mask {
-            Some(mask) => scores.broadcast_add(&mask.repeat((group, 1))?)?,
+            Some(mask) => scores.broadcast_add(mask)?,
             None => scores,
         };
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = weights.matmul(&v)?; // (b, kv_heads, group * seq, head_dim)
-        let y = y.reshape((b, c.n_head, seq, c.head_dim))?.transpose(1, 2)?.reshape((
-            b,
-            seq,
-            c.n_head * c.head_dim,
-        ))?;
+        let y = weights.matmul(&v.contiguous()?)?; // (b, heads, seq, head_dim)
+        let y = y.transpose(1, 2)?.reshape((b, seq, c.n_head * c.head_dim))?;
         self.wo.forward(&y)
     }
 }
