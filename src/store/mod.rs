@@ -147,15 +147,15 @@ impl ModelStore {
         let _lock = lock_model(&dir, &m.id)?;
         // Read after taking the lock: another run may have recorded pins.
         let m = &self.with_recorded_pins(m);
+        let not_cached = |spec: &FileSpec| StoreError::NotCached {
+            model: m.id.clone(),
+            file: spec.name.clone(),
+            dir: dir.clone(),
+        };
         for spec in &m.files {
             if !spec.is_pinned() {
                 if self.offline {
-                    return Err(StoreError::NotCached {
-                        model: m.id.clone(),
-                        file: spec.name.clone(),
-                        dir: dir.clone(),
-                    }
-                    .into());
+                    return Err(not_cached(spec).into());
                 }
                 self.fetch_unpinned(m, spec, &dir)?;
                 continue;
@@ -168,12 +168,7 @@ impl ModelStore {
                 continue;
             }
             if self.offline {
-                return Err(StoreError::NotCached {
-                    model: m.id.clone(),
-                    file: spec.name.clone(),
-                    dir: dir.clone(),
-                }
-                .into());
+                return Err(not_cached(spec).into());
             }
             self.fetch(m, spec, &dir)?;
         }

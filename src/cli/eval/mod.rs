@@ -216,6 +216,11 @@ fn rank<T>(rows: &mut [Row<T>], key: impl Fn(&T) -> f64) {
     });
 }
 
+/// Width of the system-name column: the longest name, at least 6.
+fn name_width<T>(rows: &[Row<T>]) -> usize {
+    rows.iter().map(|r| r.system.len()).max().unwrap_or(0).max(6)
+}
+
 fn mark(row_is_ours: bool) -> &'static str {
     if row_is_ours {
         "*"
@@ -303,12 +308,7 @@ fn summaries(args: SummariesArgs) -> anyhow::Result<()> {
                 refs.len(),
                 args.hyp.display()
             )?;
-            let width = rows
-                .iter()
-                .map(|r| r.system.len())
-                .max()
-                .unwrap_or(6)
-                .max(6);
+            let width = name_width(&rows);
             writeln!(
                 report,
                 "  {:<width$} {:>6} {:>6} {:>6} {:>6}",
@@ -447,12 +447,7 @@ fn translations(args: TranslationsArgs) -> anyhow::Result<()> {
                 bleu.tokenizer().name(),
                 args.hyp.display()
             )?;
-            let width = rows
-                .iter()
-                .map(|r| r.system.len())
-                .max()
-                .unwrap_or(6)
-                .max(6);
+            let width = name_width(&rows);
             writeln!(report, "  {:<width$} {:>6} {:>6}", "system", "BLEU", "chrF")?;
             for row in &rows {
                 writeln!(
