@@ -138,7 +138,9 @@ enum LazyLlm {
 /// Summarize and translate with the chat model, or with the task models given.
 pub struct BriefPipeline {
     llm: LazyLlm,
-    prompts: Prompts,
+    /// Shared with the closures of each model call, which cannot borrow
+    /// `self` while the model runs.
+    prompts: std::sync::Arc<Prompts>,
     model: ModelInfo,
     options: BriefOptions,
     summarizer: Option<Box<dyn Summarizer>>,
@@ -152,12 +154,22 @@ impl BriefPipeline {
         model: ModelInfo,
         options: BriefOptions,
     ) -> anyhow::Result<BriefPipeline> {
+        Self::with_llm(LazyLlm::Loaded(llm), prompts, model, options)
+    }
+
+    /// The one constructor: checks that the prompts know every language.
+    fn with_llm(
+        llm: LazyLlm,
+        prompts: Prompts,
+        model: ModelInfo,
+        options: BriefOptions,
+    ) -> anyhow::Result<BriefPipeline> {
         for code in &options.langs {
             prompts.language(code)?;
         }
         Ok(BriefPipeline {
-            llm: LazyLlm::Loaded(llm),
-            prompts,
+            llm,
+            prompts: std::sync::Arc::new(prompts),
             model,
             options,
             summarizer: None,
@@ -280,7 +292,7 @@ impl BriefPipeline {
     /// Summary of `text`, checked against `source` (the article).
     fn summarize(&mut self, text: &str, source: &str, combine: bool) -> anyhow::Result<Step> {
         let max_tokens = self.options.summary_max_tokens;
-        let prompts = self.prompts.clone();
+        let prompts = std::sync::Arc::clone(&self.prompts);
         self.run_checked(
             |failed| prompts.summary_messages(text, failed, combine),
             max_tokens,
@@ -295,7 +307,7 @@ impl BriefPipeline {
             return translator.translate(text, lang);
         }
         let max_tokens = self.options.translation_max_tokens;
-        let prompts = self.prompts.clone();
+        let prompts = std::sync::Arc::clone(&self.prompts);
         self.run_checked(
             |failed| prompts.translation_messages(text, lang, failed),
             max_tokens,
@@ -424,24 +436,12 @@ impl BriefPipeline {
     /// and loaded now.
     pub fn load(config: &crate::config::Config, options: BriefOptions) -> anyhow::Result<Self> {
         let catalog = crate::store::Catalog::load(config.models_dir.as_deref())?;
-        let manifest = match &config.model {
-            Some(id) => catalog.get(id)?,
-            None => catalog.default_model()?,
-        };
+        let manifest = catalog.get_or_default(config.model.as_deref())?;
         let store = crate::store::ModelStore::new(&config.cache_dir, config.offline);
         let prompts = Prompts::load(config.prompts_dir.as_deref())?;
-        for code in &options.langs {
-            prompts.language(code)?;
-        }
         let model = ModelInfo { id: manifest.id.clone(), sha256: manifest.files[0].sha256.clone() };
-        let mut pipeline = BriefPipeline {
-            llm: LazyLlm::Pending { store: store.clone(), manifest: Box::new(manifest.clone()) },
-            prompts,
-            model,
-            options,
-            summarizer: None,
-            translators: Vec::new(),
-        };
+        let llm = LazyLlm::Pending { store: store.clone(), manifest: Box::new(manifest.clone()) };
+        let mut pipeline = Self::with_llm(llm, prompts, model, options)?;
         if let Some(id) = &config.summarizer {
             let m = task_manifest(&catalog, id, "summarize")?;
             let local = store.ensure(m)?;
