@@ -3,6 +3,9 @@
 //! and against real wheels built here and resolved by pip from a local
 //! folder. Nothing touches the internet or the user's caches.
 
+mod common;
+
+use common::{stderr, stdout};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -248,13 +251,6 @@ impl Sandbox {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn hub_manifest(size: usize, sha256: &str) -> String {
     format!(
