@@ -1,13 +1,14 @@
 //! Our Qwen2 engine gives exactly the greedy output of candle-transformers'
-//! `quantized_qwen2` (the reference it was optimised from), and the same
-//! output for a prompt whatever was run before it.
+//! `quantized_qwen2` (the reference it was optimised from), the same output
+//! for a prompt whatever was run before it, and the same output for each
+//! conversation whether decoded alone or in a batch with others.
 
 mod common;
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_qwen2::ModelWeights;
-use polybrief::engine::{Llm, Message};
+use polybrief::engine::{GenerationOptions, Llm, Message};
 
 const NEW_TOKENS: usize = 64;
 
@@ -51,17 +52,34 @@ fn reference_greedy(model: &mut ModelWeights, prompt: &[u32], n: usize) -> Vec<u
     out
 }
 
-fn prompts(llm: &Llm) -> Vec<Vec<u32>> {
+fn conversations() -> Vec<Vec<Message>> {
     let article = std::fs::read_to_string(common::seed_article()).unwrap();
     let article: String = article.chars().take(1500).collect();
-    [
+    vec![
         vec![Message::system("You summarize news."), Message::user(format!("Summarize:\n{article}"))],
         vec![Message::user("Translate into Simplified Chinese: The ministers met in Helsinki on Tuesday to sign an agreement on a rail tunnel that would cost 13 billion euros.")],
         vec![Message::user("Translate into Russian: Prices rose 3.5 percent in March, the central bank said, the fastest rise in two years.")],
     ]
-    .iter()
-    .map(|m| llm.encode_chat(m).unwrap())
-    .collect()
+}
+
+fn prompts(llm: &Llm) -> Vec<Vec<u32>> {
+    conversations().iter().map(|m| llm.encode_chat(m).unwrap()).collect()
+}
+
+/// Every conversation decoded together gives what it gives alone, also
+/// after the others have finished (the replies have different lengths).
+fn check_batch(llm: &mut Llm, id: &str) {
+    let conversations = conversations();
+    let options = GenerationOptions { max_new_tokens: 48, ..GenerationOptions::default() };
+    let alone: Vec<_> = conversations.iter().map(|c| llm.generate(c, &options).unwrap()).collect();
+    let together = llm.generate_batch(&conversations, &options).unwrap();
+    assert_eq!(together.len(), alone.len());
+    for (i, (a, t)) in alone.iter().zip(&together).enumerate() {
+        assert_eq!(t.text, a.text, "{id}: conversation {i} changed when decoded in a batch");
+        assert_eq!((t.generated_tokens, t.stop), (a.generated_tokens, a.stop), "{id}: conversation {i}");
+    }
+    let lengths: std::collections::BTreeSet<usize> = alone.iter().map(|g| g.generated_tokens).collect();
+    assert!(lengths.len() > 1, "{id}: the replies should end at different steps: {lengths:?}");
 }
 
 fn check_model(id: &str) {
@@ -79,6 +97,7 @@ fn check_model(id: &str) {
         let again = until_end(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), &ends);
         assert_eq!(again, ours[i], "an earlier prompt changed prompt {i}");
     }
+    check_batch(&mut llm, id);
     drop(llm);
     let mut reference = reference_model(&path);
     for (i, p) in prompts.iter().enumerate() {

@@ -72,6 +72,9 @@ const PREFILL_CHUNK: usize = 512;
 /// A loaded chat model.
 pub struct Llm {
     model: qwen2::Qwen2,
+    /// One key/value cache per sequence of the largest batch so far, kept
+    /// so that their memory is reused.
+    caches: Vec<qwen2::KvCache>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
@@ -98,7 +101,8 @@ impl Llm {
         let model = qwen2::Qwen2::from_gguf(content, &mut file, &device)
             .with_context(|| format!("cannot load the weights in {}", path.display()))?;
         let context_length = model.config().context_length;
-        Ok(Llm { model, tokenizer, template, end_tokens, context_length })
+        let caches = vec![model.new_cache()];
+        Ok(Llm { model, caches, tokenizer, template, end_tokens, context_length })
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -117,23 +121,6 @@ impl Llm {
         Ok(ids)
     }
 
-    /// Puts `prompt` into an emptied cache and returns the logits after its
-    /// last token.
-    ///
-    /// The cache is not reused for a prompt that starts like the previous
-    /// one: keys computed in a chunk of another length differ in the last
-    /// bits, which tipped greedy choices (measured on the 1.5B model), and a
-    /// brief must not depend on what was briefed before it.
-    fn prefill(&mut self, prompt: &[u32]) -> anyhow::Result<Tensor> {
-        anyhow::ensure!(!prompt.is_empty(), "empty prompt");
-        self.model.truncate(0);
-        let mut logits = None;
-        for chunk in prompt.chunks(PREFILL_CHUNK) {
-            logits = Some(self.model.forward(chunk)?);
-        }
-        Ok(logits.expect("at least one token fed"))
-    }
-
     /// Number of tokens `text` takes as plain content.
     pub fn count_tokens(&self, text: &str) -> usize {
         self.tokenizer.encode(text, false).len()
@@ -145,54 +132,146 @@ impl Llm {
         messages: &[Message],
         options: &GenerationOptions,
     ) -> anyhow::Result<Generation> {
-        let prompt = self.encode_chat(messages)?;
-        anyhow::ensure!(
-            prompt.len() + options.max_new_tokens <= self.context_length,
-            "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
-            prompt.len(),
-            options.max_new_tokens,
-            self.context_length
-        );
-        let sampling = match options.temperature {
-            None => Sampling::ArgMax,
-            Some(t) if t <= 0.0 => Sampling::ArgMax,
-            Some(temperature) => match options.top_p {
-                Some(p) => Sampling::TopP { p, temperature },
-                None => Sampling::All { temperature },
-            },
-        };
-        let mut sampler = LogitsProcessor::from_sampling(options.seed, sampling);
+        let mut replies = self.generate_batch(&[messages.to_vec()], options)?;
+        Ok(replies.pop().expect("one reply per conversation"))
+    }
+
+    /// The assistant's replies to several conversations, decoded together:
+    /// each step feeds one token of every unfinished conversation through
+    /// the model at once, which costs little more than one (decode is bound
+    /// by reading the weights). Each reply is exactly what [`Llm::generate`]
+    /// gives for its conversation alone. Prompts are computed one after the
+    /// other; `decode_ms` of a reply runs from the start of the joint
+    /// decoding to its end, so the replies' times overlap.
+    pub fn generate_batch(
+        &mut self,
+        conversations: &[Vec<Message>],
+        options: &GenerationOptions,
+    ) -> anyhow::Result<Vec<Generation>> {
+        let mut runs = Vec::with_capacity(conversations.len());
+        for (i, messages) in conversations.iter().enumerate() {
+            let prompt = self.encode_chat(messages)?;
+            anyhow::ensure!(
+                prompt.len() + options.max_new_tokens <= self.context_length,
+                "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
+                prompt.len(),
+                options.max_new_tokens,
+                self.context_length
+            );
+            let mut sampler = sampler(options);
+            let start = Instant::now();
+            let next = sampler.sample(&self.prefill(i, &prompt)?)?;
+            runs.push(Run {
+                sampler,
+                next,
+                generated: Vec::new(),
+                prompt_tokens: prompt.len(),
+                prefill_ms: start.elapsed().as_millis() as u64,
+                decode_ms: 0,
+                stop: None,
+            });
+        }
 
         let start = Instant::now();
-        let logits = self.prefill(&prompt)?;
-        let mut next = sampler.sample(&logits)?;
-        let prefill_ms = start.elapsed().as_millis() as u64;
+        loop {
+            for run in runs.iter_mut().filter(|r| r.stop.is_none()) {
+                run.stop = run.accept(&self.end_tokens, options.max_new_tokens);
+                if run.stop.is_some() {
+                    run.decode_ms = start.elapsed().as_millis() as u64;
+                }
+            }
+            let active: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].stop.is_none()).collect();
+            let tokens: Vec<u32> = active.iter().map(|&i| runs[i].next).collect();
+            let logits = match active.as_slice() {
+                [] => break,
+                [i] => self.model.forward(&mut self.caches[*i], &tokens)?.unsqueeze(0)?,
+                _ => {
+                    let mut caches: Vec<&mut qwen2::KvCache> = self
+                        .caches
+                        .iter_mut()
+                        .enumerate()
+                        .filter(|(i, _)| active.contains(i))
+                        .map(|(_, c)| c)
+                        .collect();
+                    self.model.forward_batch(&mut caches, &tokens)?
+                }
+            };
+            for (row, &i) in active.iter().enumerate() {
+                runs[i].next = runs[i].sampler.sample(&logits.get(row)?)?;
+            }
+        }
+        Ok(runs
+            .into_iter()
+            .map(|run| Generation {
+                text: self.tokenizer.decode(&run.generated).trim().to_string(),
+                prompt_tokens: run.prompt_tokens,
+                generated_tokens: run.generated.len(),
+                prefill_ms: run.prefill_ms,
+                decode_ms: run.decode_ms,
+                stop: run.stop.expect("every run stopped"),
+            })
+            .collect())
+    }
 
-        let start = Instant::now();
-        let mut generated: Vec<u32> = Vec::new();
-        let stop = loop {
-            if self.end_tokens.contains(&next) {
-                break StopReason::EndOfTurn;
-            }
-            generated.push(next);
-            if let Some(keep) = repetition_loop_start(&generated) {
-                generated.truncate(keep);
-                break StopReason::RepetitionLoop;
-            }
-            if generated.len() >= options.max_new_tokens {
-                break StopReason::MaxTokens;
-            }
-            let logits = self.model.forward(&[next])?;
-            next = sampler.sample(&logits)?;
-        };
-        Ok(Generation {
-            text: self.tokenizer.decode(&generated).trim().to_string(),
-            prompt_tokens: prompt.len(),
-            generated_tokens: generated.len(),
-            prefill_ms,
-            decode_ms: start.elapsed().as_millis() as u64,
-            stop,
-        })
+    /// Puts `prompt` into the emptied cache number `slot` and returns the
+    /// logits after its last token.
+    ///
+    /// The cache is not reused for a prompt that starts like the previous
+    /// one: keys computed in a chunk of another length differ in the last
+    /// bits, which tipped greedy choices (measured on the 1.5B model), and a
+    /// brief must not depend on what was briefed before it.
+    fn prefill(&mut self, slot: usize, prompt: &[u32]) -> anyhow::Result<Tensor> {
+        anyhow::ensure!(!prompt.is_empty(), "empty prompt");
+        while self.caches.len() <= slot {
+            self.caches.push(self.model.new_cache());
+        }
+        let cache = &mut self.caches[slot];
+        cache.clear();
+        let mut logits = None;
+        for chunk in prompt.chunks(PREFILL_CHUNK) {
+            logits = Some(self.model.forward(cache, chunk)?);
+        }
+        Ok(logits.expect("at least one token fed"))
+    }
+}
+
+/// The sampler `options` ask for; greedy unless a temperature is given.
+fn sampler(options: &GenerationOptions) -> LogitsProcessor {
+    let sampling = match options.temperature {
+        None => Sampling::ArgMax,
+        Some(t) if t <= 0.0 => Sampling::ArgMax,
+        Some(temperature) => match options.top_p {
+            Some(p) => Sampling::TopP { p, temperature },
+            None => Sampling::All { temperature },
+        },
+    };
+    LogitsProcessor::from_sampling(options.seed, sampling)
+}
+
+/// One conversation being decoded by [`Llm::generate_batch`].
+struct Run {
+    sampler: LogitsProcessor,
+    /// The token sampled last, not yet accepted.
+    next: u32,
+    generated: Vec<u32>,
+    prompt_tokens: usize,
+    prefill_ms: u64,
+    decode_ms: u64,
+    stop: Option<StopReason>,
+}
+
+impl Run {
+    /// Takes `next` into the reply; says why decoding stops, if it does.
+    fn accept(&mut self, end_tokens: &[u32], max_new_tokens: usize) -> Option<StopReason> {
+        if end_tokens.contains(&self.next) {
+            return Some(StopReason::EndOfTurn);
+        }
+        self.generated.push(self.next);
+        if let Some(keep) = repetition_loop_start(&self.generated) {
+            self.generated.truncate(keep);
+            return Some(StopReason::RepetitionLoop);
+        }
+        (self.generated.len() >= max_new_tokens).then_some(StopReason::MaxTokens)
     }
 }
 
@@ -221,11 +300,11 @@ impl Llm {
     pub fn measure(&mut self, prompt: &[u32], new_tokens: usize) -> anyhow::Result<Throughput> {
         let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
         let start = Instant::now();
-        let mut next = sampler.sample(&self.prefill(prompt)?)?;
+        let mut next = sampler.sample(&self.prefill(0, prompt)?)?;
         let prefill_ms = start.elapsed().as_secs_f64() * 1000.0;
         let start = Instant::now();
         for _ in 0..new_tokens {
-            let logits = self.model.forward(&[next])?;
+            let logits = self.model.forward(&mut self.caches[0], &[next])?;
             next = sampler.sample(&logits)?;
         }
         Ok(Throughput {
@@ -242,10 +321,10 @@ impl Llm {
     /// raw output, for comparing engines token for token.
     pub fn greedy_tokens(&mut self, prompt: &[u32], n: usize) -> anyhow::Result<Vec<u32>> {
         let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
-        let mut out = vec![sampler.sample(&self.prefill(prompt)?)?];
+        let mut out = vec![sampler.sample(&self.prefill(0, prompt)?)?];
         while out.len() < n {
             let last = *out.last().expect("non-empty");
-            let logits = self.model.forward(&[last])?;
+            let logits = self.model.forward(&mut self.caches[0], &[last])?;
             out.push(sampler.sample(&logits)?);
         }
         Ok(out)

@@ -7,11 +7,16 @@
 //! - keys and values go into a preallocated cache that grows by doubling,
 //!   instead of being concatenated at every step;
 //! - Q5_0 weights (most of the 0.5B model) go through our own kernel,
-//!   [`super::kernels::Q5_0Matrix`], which gives candle's results faster.
+//!   [`super::kernels::Q5_0Matrix`], which gives candle's results faster;
+//! - the key/value cache is a value of its own ([`KvCache`]), so several
+//!   sequences can be decoded in one step ([`Qwen2::forward_batch`]): decode
+//!   is bound by reading the weights, and one read then serves every
+//!   sequence. Each sequence's logits are bit for bit those of decoding it
+//!   alone.
 
 use std::sync::Arc;
 
-use candle_core::quantized::{gguf_file, QMatMul, QTensor};
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
@@ -83,6 +88,34 @@ impl CacheBuffer {
     }
 }
 
+/// The keys and values of one sequence, layer by layer.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<(CacheBuffer, CacheBuffer)>,
+    /// Positions held.
+    position: usize,
+}
+
+impl KvCache {
+    pub fn new(config: &Config) -> KvCache {
+        KvCache { layers: vec![(CacheBuffer::new(), CacheBuffer::new()); config.n_layer], position: 0 }
+    }
+
+    /// Positions held in the cache.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Forgets everything: a new sequence (the memory is kept for reuse).
+    pub fn clear(&mut self) {
+        for (keys, values) in &mut self.layers {
+            keys.len = 0;
+            values.len = 0;
+        }
+        self.position = 0;
+    }
+}
+
 /// A weight matrix and the kernel that multiplies by it.
 enum Linear {
     Candle(QMatMul),
@@ -94,6 +127,26 @@ impl Linear {
         match Q5_0Matrix::new(weights.clone()) {
             Some(m) => Ok(Linear::Q5_0(m)),
             None => Ok(Linear::Candle(QMatMul::from_arc(weights)?)),
+        }
+    }
+
+    /// `x` (`(1, rows, in)`) times the weights, each row computed exactly as
+    /// if it were multiplied alone: rows of a batched decode step must give
+    /// the bits of one-sequence decoding.
+    ///
+    /// candle multiplies a Q6_K matrix by one row with its compact kernel but
+    /// by several rows with repacked tiles, whose sums round differently;
+    /// those products go row by row. Every other kernel computes each row the
+    /// same way whatever the number of rows (`tests/engine_identity.rs`).
+    fn forward_rows(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Linear::Candle(QMatMul::QTensor(w)) if w.dtype() == GgmlDType::Q6K && x.dim(1)? > 1 => {
+                let rows = (0..x.dim(1)?)
+                    .map(|i| self.forward(&x.narrow(1, i, 1)?))
+                    .collect::<Result<Vec<_>>>()?;
+                Tensor::cat(&rows, 1)
+            }
+            _ => self.forward(x),
         }
     }
 }
@@ -115,8 +168,6 @@ struct Attention {
     bk: Tensor,
     bv: Tensor,
     wo: Linear,
-    keys: CacheBuffer,
-    values: CacheBuffer,
 }
 
 struct Mlp {
@@ -125,10 +176,12 @@ struct Mlp {
     down: Linear,
 }
 
-impl Module for Mlp {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
-        self.down.forward(&(gate * self.up.forward(x)?)?)
+impl Mlp {
+    /// `rows`: each row as if alone ([`Linear::forward_rows`]).
+    fn forward(&self, x: &Tensor, rows: bool) -> Result<Tensor> {
+        let product = |w: &Linear, x: &Tensor| if rows { w.forward_rows(x) } else { w.forward(x) };
+        let gate = candle_nn::ops::silu(&product(&self.gate, x)?)?;
+        product(&self.down, &(gate * product(&self.up, x)?)?)
     }
 }
 
@@ -139,7 +192,7 @@ struct Block {
     mlp: Mlp,
 }
 
-/// A loaded Qwen2 model with its key/value cache.
+/// A loaded Qwen2 model.
 pub struct Qwen2 {
     config: Config,
     embeddings: Arc<QTensor>,
@@ -148,8 +201,6 @@ pub struct Qwen2 {
     output: Linear,
     cos: Tensor,
     sin: Tensor,
-    /// Positions already in the cache.
-    position: usize,
 }
 
 impl Qwen2 {
@@ -178,8 +229,6 @@ impl Qwen2 {
                 bk: t("attn_k.bias")?.dequantize(device)?,
                 bv: t("attn_v.bias")?.dequantize(device)?,
                 wo: Linear::new(Arc::new(t("attn_output.weight")?))?,
-                keys: CacheBuffer::new(),
-                values: CacheBuffer::new(),
             };
             let mlp = Mlp {
                 gate: Linear::new(Arc::new(t("ffn_gate.weight")?))?,
@@ -194,74 +243,140 @@ impl Qwen2 {
             });
         }
         let (cos, sin) = rotary_tables(&config, device)?;
-        Ok(Qwen2 { config, embeddings, blocks, norm, output, cos, sin, position: 0 })
+        Ok(Qwen2 { config, embeddings, blocks, norm, output, cos, sin })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Positions held in the key/value cache.
-    pub fn position(&self) -> usize {
-        self.position
+    /// A cache for one sequence of this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(&self.config)
     }
 
-    /// Forgets all but the first `len` cached positions (0: a new sequence).
-    pub fn truncate(&mut self, len: usize) {
-        let len = len.min(self.position);
-        for block in &mut self.blocks {
-            block.attention.keys.len = len;
-            block.attention.values.len = len;
-        }
-        self.position = len;
-    }
-
-    /// Feeds `tokens` after the cached positions; returns the logits of the
-    /// last one, `(vocab,)`.
-    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+    /// Feeds `tokens` after the positions in `cache`; returns the logits of
+    /// the last one, `(vocab,)`.
+    pub fn forward(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<Tensor> {
         let device = self.cos.device().clone();
         let seq = tokens.len();
-        let start = self.position;
+        let start = cache.position;
         let ids = Tensor::new(tokens, &device)?;
         let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?;
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
         let mask = (seq > 1).then(|| causal_mask(seq, start, &device)).transpose()?;
-        for block in &mut self.blocks {
+        for (block, layer) in self.blocks.iter().zip(&mut cache.layers) {
             let h = block.attention_norm.forward(&x)?;
-            let h = block.attention.forward(&h, &cos, &sin, mask.as_ref(), &self.config)?;
-            x = (x + h)?;
-            let h = block.mlp.forward(&block.mlp_norm.forward(&x)?)?;
+            let (q, k, v) = block.attention.project(&h, &cos, &sin, &self.config)?;
+            let y = block.attention.attend(&q, &k, &v, layer, mask.as_ref(), &self.config)?;
+            x = (x + block.attention.wo.forward(&y)?)?;
+            let h = block.mlp.forward(&block.mlp_norm.forward(&x)?, false)?;
             x = (x + h)?;
         }
-        self.position += seq;
+        cache.position += seq;
         let last = self.norm.forward(&x.narrow(1, seq - 1, 1)?)?;
         self.output.forward(&last)?.flatten_all()
+    }
+
+    /// One decode step of several sequences: `tokens[i]` is fed after the
+    /// positions in `caches[i]`; returns the logits `(sequences, vocab)`.
+    /// Row `i` is bit for bit `forward(caches[i], &[tokens[i]])`: the weights
+    /// are read once for all rows, and each row is computed as if alone.
+    pub fn forward_batch(&self, caches: &mut [&mut KvCache], tokens: &[u32]) -> Result<Tensor> {
+        assert_eq!(caches.len(), tokens.len(), "one token per sequence");
+        let device = self.cos.device().clone();
+        let n = tokens.len();
+        let ids = Tensor::new(tokens, &device)?;
+        let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?; // (1, n, hidden)
+        let rotary: Vec<(Tensor, Tensor)> = caches
+            .iter()
+            .map(|c| Ok((self.cos.narrow(0, c.position, 1)?, self.sin.narrow(0, c.position, 1)?)))
+            .collect::<Result<_>>()?;
+        for (l, block) in self.blocks.iter().enumerate() {
+            let h = block.attention_norm.forward(&x)?;
+            let (q, k, v) = block.attention.project_rows(&h)?;
+            let mut ys = Vec::with_capacity(n);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let row = |t: &Tensor| t.narrow(1, i, 1);
+                let (cos, sin) = &rotary[i];
+                let (q, k, v) = block.attention.split_heads(
+                    &row(&q)?,
+                    &row(&k)?,
+                    &row(&v)?,
+                    cos,
+                    sin,
+                    &self.config,
+                )?;
+                ys.push(block.attention.attend(&q, &k, &v, &mut cache.layers[l], None, &self.config)?);
+            }
+            x = (x + block.attention.wo.forward_rows(&Tensor::cat(&ys, 1)?)?)?;
+            let h = block.mlp.forward(&block.mlp_norm.forward(&x)?, true)?;
+            x = (x + h)?;
+        }
+        for cache in caches.iter_mut() {
+            cache.position += 1;
+        }
+        let x = self.norm.forward(&x)?;
+        self.output.forward_rows(&x)?.squeeze(0)
     }
 }
 
 impl Attention {
-    fn forward(
-        &mut self,
+    /// Queries, keys and values of `x` (`(1, seq, hidden)`), as heads
+    /// `(1, heads, seq, head_dim)` with rotary positions applied.
+    fn project(
+        &self,
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
+        c: &Config,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (q, k, v) = (self.wq.forward(x)?, self.wk.forward(x)?, self.wv.forward(x)?);
+        self.split_heads(&q, &k, &v, cos, sin, c)
+    }
+
+    /// The query, key and value projections of rows that belong to
+    /// different sequences, each row as if alone.
+    fn project_rows(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        Ok((self.wq.forward_rows(x)?, self.wk.forward_rows(x)?, self.wv.forward_rows(x)?))
+    }
+
+    /// Adds the biases to projections `(1, seq, width)`, splits them into
+    /// heads and rotates queries and keys.
+    fn split_heads(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        c: &Config,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (b, seq, _) = q.dims3()?;
+        let heads = |x: &Tensor, bias: &Tensor, n: usize| -> Result<Tensor> {
+            x.broadcast_add(bias)?.reshape((b, seq, n, c.head_dim))?.transpose(1, 2)?.contiguous()
+        };
+        let q = candle_nn::rotary_emb::rope(&heads(q, &self.bq, c.n_head)?, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&heads(k, &self.bk, c.n_kv_head)?, cos, sin)?;
+        let v = heads(v, &self.bv, c.n_kv_head)?;
+        Ok((q, k, v))
+    }
+
+    /// Appends `k` and `v` to the layer's cache and attends `q` over all of
+    /// it; returns `(1, seq, heads * head_dim)`, before the output projection.
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        (keys, values): &mut (CacheBuffer, CacheBuffer),
         mask: Option<&Tensor>,
         c: &Config,
     ) -> Result<Tensor> {
-        let (b, seq, _) = x.dims3()?;
-        let heads = |w: &Linear, bias: &Tensor, n: usize| -> Result<Tensor> {
-            w.forward(x)?
-                .broadcast_add(bias)?
-                .reshape((b, seq, n, c.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = candle_nn::rotary_emb::rope(&heads(&self.wq, &self.bq, c.n_head)?, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope(&heads(&self.wk, &self.bk, c.n_kv_head)?, cos, sin)?;
-        let v = heads(&self.wv, &self.bv, c.n_kv_head)?;
-        let k = self.keys.append(&k)?;
-        let v = self.values.append(&v)?;
+        let (b, _, seq, _) = q.dims4()?;
+        let k = keys.append(k)?;
+        let v = values.append(v)?;
 
         // Each query head against a copy of its group's key/value head: the
         // products of candle-transformers' quantized_qwen2 in the same
@@ -278,8 +393,7 @@ impl Attention {
         };
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let y = weights.matmul(&v.contiguous()?)?; // (b, heads, seq, head_dim)
-        let y = y.transpose(1, 2)?.reshape((b, seq, c.n_head * c.head_dim))?;
-        self.wo.forward(&y)
+        y.transpose(1, 2)?.reshape((b, seq, c.n_head * c.head_dim))
     }
 }
 
