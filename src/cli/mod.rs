@@ -142,6 +142,11 @@ struct GenerationArgs {
     /// Articles longer than this many tokens are summarized in sections.
     #[arg(long, value_name = "TOKENS", default_value_t = BriefOptions::default().input_budget_tokens)]
     input_budget: usize,
+    /// Decode up to N model calls together (segments, articles, the
+    /// languages of a brief); each output is what it would be alone.
+    #[arg(long, value_name = "N", default_value_t = BriefOptions::default().batch_size as u64,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    batch: u64,
 }
 
 impl GenerationArgs {
@@ -149,6 +154,7 @@ impl GenerationArgs {
         let defaults = BriefOptions::default();
         BriefOptions {
             input_budget_tokens: self.input_budget,
+            batch_size: self.batch as usize,
             generation: GenerationOptions {
                 temperature: self.temperature,
                 top_p: self.top_p,

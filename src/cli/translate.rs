@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use polybrief::config::Config;
+use polybrief::pipeline::Step;
 
 use super::task::{self, SegmentArgs};
 
@@ -28,23 +29,42 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     polybrief::pipeline::Prompts::load(config.prompts_dir.as_deref())?
         .language(&lang)
         .map_err(|e| polybrief::InputError::new("--to", e.to_string()))?;
-    task::run(&args.segments, options, config, "translating", |p, text| {
-        let mut joined: Option<polybrief::pipeline::Step> = None;
-        for paragraph in polybrief::ingest::sentences::paragraphs(text) {
-            let step = p.translate(paragraph, &lang)?;
-            joined = Some(match joined {
-                None => step,
-                Some(mut acc) => {
-                    acc.text = format!("{}\n\n{}", acc.text, step.text);
-                    acc.checks.extend(step.checks);
-                    acc.attempts = acc.attempts.max(step.attempts);
-                    acc.prompt_tokens += step.prompt_tokens;
-                    acc.generated_tokens += step.generated_tokens;
-                    acc.ms += step.ms;
-                    acc
-                }
-            });
-        }
-        joined.ok_or_else(|| anyhow::anyhow!("nothing to translate"))
+    task::run(&args.segments, options, config, "translating", |p, texts| {
+        // Every paragraph of every text, translated in batches, then joined
+        // back per text.
+        let paragraphs: Vec<Vec<&str>> =
+            texts.iter().map(|t| polybrief::ingest::sentences::paragraphs(t)).collect();
+        let items: Vec<(&str, &str)> =
+            paragraphs.iter().flatten().map(|paragraph| (*paragraph, lang.as_str())).collect();
+        let mut steps = p.translate_batch(&items).into_iter();
+        paragraphs
+            .iter()
+            .map(|ps| {
+                let parts: Vec<anyhow::Result<Step>> = steps.by_ref().take(ps.len()).collect();
+                join_paragraphs(parts)
+            })
+            .collect()
     })
+}
+
+/// One step of a text's translated paragraphs: texts joined by blank lines,
+/// counts added; the first error if any paragraph failed.
+fn join_paragraphs(parts: Vec<anyhow::Result<Step>>) -> anyhow::Result<Step> {
+    let mut joined: Option<Step> = None;
+    for step in parts {
+        let step = step?;
+        joined = Some(match joined {
+            None => step,
+            Some(mut acc) => {
+                acc.text = format!("{}\n\n{}", acc.text, step.text);
+                acc.checks.extend(step.checks);
+                acc.attempts = acc.attempts.max(step.attempts);
+                acc.prompt_tokens += step.prompt_tokens;
+                acc.generated_tokens += step.generated_tokens;
+                acc.ms += step.ms;
+                acc
+            }
+        });
+    }
+    joined.ok_or_else(|| anyhow::anyhow!("nothing to translate"))
 }

@@ -40,6 +40,8 @@ pub struct BriefOptions {
     pub translation_max_tokens: usize,
     /// Articles over this many tokens are summarized in sections.
     pub input_budget_tokens: usize,
+    /// At most this many model calls are decoded together.
+    pub batch_size: usize,
     pub generation: GenerationOptions,
 }
 
@@ -50,6 +52,7 @@ impl Default for BriefOptions {
             summary_max_tokens: 256,
             translation_max_tokens: 512,
             input_budget_tokens: 3072,
+            batch_size: 4,
             generation: GenerationOptions::default(),
         }
     }
@@ -237,11 +240,15 @@ impl BriefPipeline {
         };
         add("summary", &summary, &mut all_checks);
 
+        // The renderings are decoded together: one pass over the weights
+        // serves every language.
+        let langs = self.options.langs.clone();
+        let items: Vec<(&str, &str)> = langs.iter().map(|l| (summary.text.as_str(), l.as_str())).collect();
         let mut translations = BTreeMap::new();
-        for code in self.options.langs.clone() {
-            let step = self.translate(&summary.text, &code)?;
-            add(&code, &step, &mut all_checks);
-            translations.insert(code, step.text);
+        for (code, step) in langs.iter().zip(self.translate_batch(&items)) {
+            let step = step?;
+            add(code, &step, &mut all_checks);
+            translations.insert(code.clone(), step.text);
         }
         timings.insert("total".into(), start.elapsed().as_millis() as u64);
         let status = if all_checks.iter().all(|c| c.passed) { "ok" } else { "flagged" };
@@ -264,102 +271,147 @@ impl BriefPipeline {
 
     /// The English summary of `article`, sectioned when over the budget.
     pub fn summarize_article(&mut self, article: &str) -> anyhow::Result<(Step, InputReport)> {
+        self.summarize_articles(&[article]).pop().expect("one result per article")
+    }
+
+    /// The summaries of several articles. Those within the input budget are
+    /// decoded together (see [`Llm::generate_batch`]); each result is what
+    /// [`BriefPipeline::summarize_article`] gives for the article alone.
+    pub fn summarize_articles(&mut self, articles: &[&str]) -> Vec<anyhow::Result<(Step, InputReport)>> {
         if let Some(summarizer) = self.summarizer.as_mut() {
-            return summarizer.summarize(article);
+            return articles.iter().map(|a| summarizer.summarize(a)).collect();
         }
-        let tokens = self.llm()?.count_tokens(article);
-        if tokens <= self.options.input_budget_tokens {
-            let step = self.summarize(article, article, false)?;
-            return Ok((step, InputReport { tokens, method: "direct", sections: 1 }));
-        }
+        let tokens: Vec<usize> = match self.llm() {
+            Ok(llm) => articles.iter().map(|a| llm.count_tokens(a)).collect(),
+            Err(e) => return articles.iter().map(|_| Err(anyhow::anyhow!("{e:#}"))).collect(),
+        };
+        let budget = self.options.input_budget_tokens;
+        let direct: Vec<usize> = (0..articles.len()).filter(|&i| tokens[i] <= budget).collect();
+        let tasks: Vec<Task> = direct
+            .iter()
+            .map(|&i| Task::Summary { text: articles[i], source: articles[i], combine: false })
+            .collect();
+        let mut direct_steps = self.run_tasks(&tasks).into_iter();
+        (0..articles.len())
+            .map(|i| {
+                if tokens[i] <= budget {
+                    let step = direct_steps.next().expect("one step per direct article")?;
+                    Ok((step, InputReport { tokens: tokens[i], method: "direct", sections: 1 }))
+                } else {
+                    self.summarize_sectioned(articles[i], tokens[i])
+                }
+            })
+            .collect()
+    }
+
+    /// Sections summarized one by one, then their summaries combined.
+    fn summarize_sectioned(&mut self, article: &str, tokens: usize) -> anyhow::Result<(Step, InputReport)> {
         let sections = self.sections(article)?;
         let mut partial = Vec::new();
         let (mut prompt_tokens, mut generated_tokens, mut ms) = (0, 0, 0);
         for section in &sections {
-            let step = self.summarize(section, section, false)?;
+            let step = self.run_task(Task::Summary { text: section, source: section, combine: false })?;
             prompt_tokens += step.prompt_tokens;
             generated_tokens += step.generated_tokens;
             ms += step.ms;
             partial.push(step.text);
         }
-        let mut step = self.summarize(&partial.join("\n\n"), article, true)?;
+        let combined = partial.join("\n\n");
+        let mut step = self.run_task(Task::Summary { text: &combined, source: article, combine: true })?;
         step.prompt_tokens += prompt_tokens;
         step.generated_tokens += generated_tokens;
         step.ms += ms;
         Ok((step, InputReport { tokens, method: "sectioned", sections: sections.len() }))
     }
 
-    /// Summary of `text`, checked against `source` (the article).
-    fn summarize(&mut self, text: &str, source: &str, combine: bool) -> anyhow::Result<Step> {
-        let max_tokens = self.options.summary_max_tokens;
-        let prompts = std::sync::Arc::clone(&self.prompts);
-        self.run_checked(
-            |failed| prompts.summary_messages(text, failed, combine),
-            max_tokens,
-            |answer| checks::summary_checks(answer, source),
-            "summary",
-        )
-    }
-
     /// `text` rendered in the language with code `lang`.
     pub fn translate(&mut self, text: &str, lang: &str) -> anyhow::Result<Step> {
-        if let Some(translator) = self.translators.iter_mut().find(|t| t.serves(lang)) {
-            return translator.translate(text, lang);
-        }
-        let max_tokens = self.options.translation_max_tokens;
-        let prompts = std::sync::Arc::clone(&self.prompts);
-        self.run_checked(
-            |failed| prompts.translation_messages(text, lang, failed),
-            max_tokens,
-            |answer| checks::translation_checks(answer, lang),
-            lang,
-        )
+        self.translate_batch(&[(text, lang)]).pop().expect("one result per item")
     }
 
-    /// Asks, checks, and asks once more naming what failed.
-    fn run_checked(
-        &mut self,
-        messages: impl Fn(Option<&str>) -> anyhow::Result<Vec<Message>>,
-        max_new_tokens: usize,
-        check: impl Fn(&str) -> Vec<Check>,
-        output: &str,
-    ) -> anyhow::Result<Step> {
-        let options = GenerationOptions { max_new_tokens, ..self.options.generation.clone() };
-        let mut step: Option<Step> = None;
-        for attempt in 1..=2 {
-            let failed = step.as_ref().map(|s: &Step| {
-                let reasons: Vec<String> = s
-                    .checks
-                    .iter()
-                    .filter(|c| !c.passed)
-                    .map(|c| c.detail.clone().unwrap_or_else(|| c.name.to_string()))
-                    .collect();
-                reasons.join("; ")
-            });
-            let generation = self.llm()?.generate(&messages(failed.as_deref())?, &options)?;
-            let text = clean_answer(&generation.text);
-            let mut checks = check(&text);
-            checks.push(checks::complete_check(output, generation.stop == StopReason::MaxTokens));
-            let previous = step.take();
-            let new = Step {
-                text,
-                checks,
-                attempts: attempt,
-                prompt_tokens: generation.prompt_tokens
-                    + previous.as_ref().map_or(0, |s| s.prompt_tokens),
-                generated_tokens: generation.generated_tokens
-                    + previous.as_ref().map_or(0, |s| s.generated_tokens),
-                ms: generation.prefill_ms
-                    + generation.decode_ms
-                    + previous.as_ref().map_or(0, |s| s.ms),
-            };
-            let done = new.passed();
-            step = Some(new);
-            if done {
-                break;
+    /// Several `(text, language code)` renderings. Those for the chat model
+    /// are decoded together (see [`Llm::generate_batch`]); each result is
+    /// what [`BriefPipeline::translate`] gives for the item alone.
+    pub fn translate_batch(&mut self, items: &[(&str, &str)]) -> Vec<anyhow::Result<Step>> {
+        let by_translator: Vec<Option<usize>> =
+            items.iter().map(|(_, lang)| self.translators.iter().position(|t| t.serves(lang))).collect();
+        let tasks: Vec<Task> = items
+            .iter()
+            .zip(&by_translator)
+            .filter(|(_, t)| t.is_none())
+            .map(|(&(text, lang), _)| Task::Translation { text, lang })
+            .collect();
+        let mut llm_steps = self.run_tasks(&tasks).into_iter();
+        items
+            .iter()
+            .zip(by_translator)
+            .map(|(&(text, lang), translator)| match translator {
+                Some(t) => self.translators[t].translate(text, lang),
+                None => llm_steps.next().expect("one step per chat-model item"),
+            })
+            .collect()
+    }
+
+    fn run_task(&mut self, task: Task) -> anyhow::Result<Step> {
+        self.run_tasks(&[task]).pop().expect("one result per task")
+    }
+
+    /// Runs the tasks with the chat model, decoded together: asks, checks,
+    /// and asks once more, naming what failed, for those that failed a
+    /// check. If a batch fails as a whole, its tasks are run one by one so
+    /// that the error belongs to the task that caused it.
+    fn run_tasks(&mut self, tasks: &[Task]) -> Vec<anyhow::Result<Step>> {
+        let mut results = Vec::with_capacity(tasks.len());
+        for batch in tasks.chunks(self.options.batch_size.max(1)) {
+            match self.run_checked(batch) {
+                Ok(steps) => results.extend(steps.into_iter().map(Ok)),
+                Err(e) if batch.len() == 1 => results.push(Err(e)),
+                Err(_) => {
+                    for task in batch {
+                        results.push(self.run_checked(std::slice::from_ref(task)).map(|mut s| s.remove(0)));
+                    }
+                }
             }
         }
-        Ok(step.expect("at least one attempt"))
+        results
+    }
+
+    fn run_checked(&mut self, tasks: &[Task]) -> anyhow::Result<Vec<Step>> {
+        let prompts = std::sync::Arc::clone(&self.prompts);
+        let mut steps: Vec<Option<Step>> = vec![None; tasks.len()];
+        for attempt in 1..=2 {
+            // First every task, then those whose answer failed a check.
+            let todo: Vec<usize> =
+                (0..tasks.len()).filter(|&i| steps[i].as_ref().is_none_or(|s| !s.passed())).collect();
+            if todo.is_empty() {
+                break;
+            }
+            let mut conversations = Vec::with_capacity(todo.len());
+            for &i in &todo {
+                let failed = steps[i].as_ref().map(failed_checks);
+                conversations.push(tasks[i].messages(&prompts, failed.as_deref())?);
+            }
+            // A batch holds one kind of task, so one token limit serves.
+            let max_new_tokens = todo.iter().map(|&i| tasks[i].max_tokens(&self.options)).max().unwrap_or(0);
+            let options = GenerationOptions { max_new_tokens, ..self.options.generation.clone() };
+            let generations = self.llm()?.generate_batch(&conversations, &options)?;
+            for (&i, generation) in todo.iter().zip(generations) {
+                let text = clean_answer(&generation.text);
+                let mut checks = tasks[i].checks(&text);
+                checks.push(checks::complete_check(tasks[i].output(), generation.stop == StopReason::MaxTokens));
+                let previous = steps[i].take();
+                steps[i] = Some(Step {
+                    text,
+                    checks,
+                    attempts: attempt,
+                    prompt_tokens: generation.prompt_tokens + previous.as_ref().map_or(0, |s| s.prompt_tokens),
+                    generated_tokens: generation.generated_tokens
+                        + previous.as_ref().map_or(0, |s| s.generated_tokens),
+                    ms: generation.prefill_ms + generation.decode_ms + previous.as_ref().map_or(0, |s| s.ms),
+                });
+            }
+        }
+        Ok(steps.into_iter().map(|s| s.expect("every task ran")).collect())
     }
 
     /// Consecutive paragraph groups of `article`, each within the budget.
@@ -394,6 +446,58 @@ impl BriefPipeline {
         }
         Ok(sections)
     }
+}
+
+/// One model call of a brief, with what its answer is checked against.
+#[derive(Debug, Clone, Copy)]
+enum Task<'a> {
+    /// A summary of `text`, whose numbers must occur in `source` (the
+    /// article); `combine`: `text` is section summaries to combine.
+    Summary { text: &'a str, source: &'a str, combine: bool },
+    Translation { text: &'a str, lang: &'a str },
+}
+
+impl Task<'_> {
+    /// `summary` or the language code, as the checks name it.
+    fn output(&self) -> &str {
+        match self {
+            Task::Summary { .. } => "summary",
+            Task::Translation { lang, .. } => lang,
+        }
+    }
+
+    fn max_tokens(&self, options: &BriefOptions) -> usize {
+        match self {
+            Task::Summary { .. } => options.summary_max_tokens,
+            Task::Translation { .. } => options.translation_max_tokens,
+        }
+    }
+
+    /// The prompt; `failed` names the checks the previous answer failed.
+    fn messages(&self, prompts: &Prompts, failed: Option<&str>) -> anyhow::Result<Vec<Message>> {
+        match *self {
+            Task::Summary { text, combine, .. } => prompts.summary_messages(text, failed, combine),
+            Task::Translation { text, lang } => prompts.translation_messages(text, lang, failed),
+        }
+    }
+
+    fn checks(&self, answer: &str) -> Vec<Check> {
+        match *self {
+            Task::Summary { source, .. } => checks::summary_checks(answer, source),
+            Task::Translation { lang, .. } => checks::translation_checks(answer, lang),
+        }
+    }
+}
+
+/// What the failed checks of `step` found, for the retry prompt.
+fn failed_checks(step: &Step) -> String {
+    let reasons: Vec<String> = step
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.detail.clone().unwrap_or_else(|| c.name.to_string()))
+        .collect();
+    reasons.join("; ")
 }
 
 /// The answer without the wrapping a chat model likes to add: a lead-in

@@ -140,27 +140,35 @@ pub fn run(args: RunArgs, config: &Config) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", hyp.display()))?;
         let verb = if task.lang.is_some() { "translating" } else { "summarizing" };
         let mut progress = Progress::new(sources.len(), verb);
-        for (i, source) in sources.iter().enumerate() {
-            let id = format!("{}:{}", task.name, i + 1);
-            if i < done {
-                progress.skipped(&id);
-                continue;
-            }
+        for i in 0..done.min(sources.len()) {
+            progress.skipped(&format!("{}:{}", task.name, i + 1));
+        }
+        let todo: Vec<(usize, &String)> = sources.iter().enumerate().skip(done).collect();
+        // Several lines decoded together; each output is what it would be alone.
+        for chunk in todo.chunks(options.batch_size.max(1)) {
             if pipeline.is_none() {
                 pipeline = Some(BriefPipeline::load(config, options.clone())?);
             }
             let p = pipeline.as_mut().expect("loaded");
-            let step = match &task.lang {
-                None => p.summarize_article(source)?.0,
-                Some(lang) => p.translate(source, lang)?,
+            let texts: Vec<&str> = chunk.iter().map(|(_, s)| s.as_str()).collect();
+            let steps: Vec<anyhow::Result<polybrief::pipeline::Step>> = match &task.lang {
+                None => p.summarize_articles(&texts).into_iter().map(|r| r.map(|(s, _)| s)).collect(),
+                Some(lang) => {
+                    let items: Vec<(&str, &str)> = texts.iter().map(|t| (*t, lang.as_str())).collect();
+                    p.translate_batch(&items)
+                }
             };
-            // One line per segment, written at once: a killed run leaves
-            // only whole lines.
-            let line = step.text.split_whitespace().collect::<Vec<_>>().join(" ");
-            out.write_all(format!("{line}\n").as_bytes())?;
-            out.flush()?;
-            progress.done(&id);
-            outcome.done += 1;
+            for ((i, _), step) in chunk.iter().zip(steps) {
+                let id = format!("{}:{}", task.name, i + 1);
+                let step = step.with_context(|| id.clone())?;
+                // One line per segment, written at once: a killed run leaves
+                // only whole lines.
+                let line = step.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                out.write_all(format!("{line}\n").as_bytes())?;
+                out.flush()?;
+                progress.done(&id);
+                outcome.done += 1;
+            }
         }
         progress.finish(&outcome);
 
