@@ -11,6 +11,7 @@
 //! model = "qwen2.5-coder-0.5b-instruct-q4_k_m"   # env POLYBRIEF_MODEL
 //! threads = 2                     # env POLYBRIEF_THREADS
 //! prompts_dir = "my-prompts"      # env POLYBRIEF_PROMPTS
+//! glossary = "names.tsv"          # env POLYBRIEF_GLOSSARY: names added to the built-in ones
 //! models_dir = "my-manifests"     # env POLYBRIEF_MODELS_DIR: extra manifests
 //! summarizer = "distilbart-cnn-12-6"              # instead of the chat model
 //! translators = ["opus-mt-en-zh", "opus-mt-en-ru"]  # each for its languages
@@ -34,6 +35,8 @@ pub struct Config {
     pub threads: Option<usize>,
     /// A folder of prompt templates overriding the built-in ones.
     pub prompts_dir: Option<PathBuf>,
+    /// A glossary of names whose entries go before the built-in ones.
+    pub glossary: Option<PathBuf>,
     /// A folder of extra model manifests (`*.toml`).
     pub models_dir: Option<PathBuf>,
     /// Model id that writes summaries instead of the chat model.
@@ -51,6 +54,7 @@ struct FileLayer {
     model: Option<String>,
     threads: Option<usize>,
     prompts_dir: Option<PathBuf>,
+    glossary: Option<PathBuf>,
     models_dir: Option<PathBuf>,
     summarizer: Option<String>,
     translators: Option<Vec<String>>,
@@ -65,6 +69,7 @@ pub struct FlagLayer {
     pub model: Option<String>,
     pub threads: Option<usize>,
     pub prompts_dir: Option<PathBuf>,
+    pub glossary: Option<PathBuf>,
     pub summarizer: Option<String>,
     /// Empty leaves the lower layers in force.
     pub translators: Vec<String>,
@@ -123,6 +128,7 @@ impl Config {
                 .clone()
                 .or_else(|| env("POLYBRIEF_PROMPTS"))
                 .or(file.prompts_dir),
+            glossary: flags.glossary.clone().or_else(|| env("POLYBRIEF_GLOSSARY")).or(file.glossary),
             models_dir: env("POLYBRIEF_MODELS_DIR").or(file.models_dir),
             summarizer: flags.summarizer.clone().or(file.summarizer),
             translators: if flags.translators.is_empty() {

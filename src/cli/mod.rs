@@ -50,6 +50,10 @@ struct GlobalArgs {
     /// Folder of prompt templates overriding the built-in ones.
     #[arg(long, global = true, value_name = "DIR")]
     prompts: Option<std::path::PathBuf>,
+    /// Names and their zh/ru renderings (TSV: en, zh, ru), used before the
+    /// built-in glossary (env POLYBRIEF_GLOSSARY).
+    #[arg(long, global = true, value_name = "FILE")]
+    glossary: Option<std::path::PathBuf>,
     /// Encoder-decoder model that writes the summaries instead of the chat
     /// model (e.g. distilbart-cnn-12-6, flan-t5-base).
     #[arg(long, global = true, value_name = "MODEL")]
@@ -108,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         model: g.model,
         threads: g.threads,
         prompts_dir: g.prompts,
+        glossary: g.glossary,
         summarizer: g.summarizer,
         translators: g.translators,
     })?;

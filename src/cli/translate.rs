@@ -26,7 +26,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         ..args.segments.generation.brief_options()
     };
     // An unknown language is bad usage: say so before loading a model.
-    polybrief::pipeline::Prompts::load(config.prompts_dir.as_deref())?
+    polybrief::pipeline::Prompts::load(config.prompts_dir.as_deref(), config.glossary.as_deref())?
         .language(&lang)
         .map_err(|e| polybrief::InputError::new("--to", e.to_string()))?;
     task::run(&args.segments, options, config, "translating", |p, texts| {

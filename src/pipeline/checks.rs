@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::glossary::Glossary;
 use crate::lang;
 
 /// Share of letters that must be in the target script.
@@ -12,7 +13,8 @@ pub const MIN_SCRIPT_SHARE: f64 = 0.7;
 /// The outcome of one check on one output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    /// What was checked: `english`, `script`, `numbers_in_article`, `complete`.
+    /// What was checked: `english`, `numbers_in_article`, `script`,
+    /// `untranslated`, `mixed_script`, `length`, `complete`.
     pub name: &'static str,
     /// Which output: `summary` or a language code.
     pub output: String,
@@ -50,25 +52,75 @@ pub fn summary_checks(summary: &str, article: &str) -> Vec<Check> {
     ]
 }
 
-/// Checks of a rendering in language `code`.
-pub fn translation_checks(text: &str, code: &str) -> Vec<Check> {
-    let share = match code {
-        "zh" => Some(lang::han_share(text)),
-        "ru" => Some(lang::cyrillic_share(text)),
-        _ => None,
+/// Checks of `text`, the rendering of `source` in language `code`.
+pub fn translation_checks(text: &str, code: &str, source: &str, glossary: &Glossary) -> Vec<Check> {
+    let (share, script) = match code {
+        "zh" => (lang::han_share(text), "Han"),
+        "ru" => (lang::cyrillic_share(text), "Cyrillic"),
+        _ => return Vec::new(),
     };
     let mut checks = Vec::new();
-    if let Some(share) = share {
-        let script = if code == "zh" { "Han" } else { "Cyrillic" };
-        let passed = share >= MIN_SCRIPT_SHARE;
+    let passed = share >= MIN_SCRIPT_SHARE;
+    checks.push(Check::new("script", code, passed, Some(format!("{:.0}% of letters are {script}", share * 100.0))));
+
+    let left = untranslated_words(text, glossary);
+    checks.push(Check::new(
+        "untranslated",
+        code,
+        left.is_empty(),
+        (!left.is_empty()).then(|| format!("English words left untranslated: {}", left.join(", "))),
+    ));
+    if code == "ru" {
+        let mixed = lang::mixed_script_words(text);
         checks.push(Check::new(
-            "script",
+            "mixed_script",
             code,
-            passed,
-            Some(format!("{:.0}% of letters are {script}", share * 100.0)),
+            mixed.is_empty(),
+            (!mixed.is_empty()).then(|| format!("Latin letters inside Russian words: {}", mixed.join(", "))),
         ));
     }
+    if let Some(problem) = length_problem(text, code, source) {
+        checks.push(Check::new("length", code, false, Some(problem)));
+    } else {
+        checks.push(Check::new("length", code, true, None));
+    }
     checks
+}
+
+/// Latin words in a Chinese or Russian rendering that should have been
+/// translated: ordinary lower-case words, and names the glossary renders.
+/// Acronyms, codes with digits ("G20") and other capitalised names (brands
+/// and titles often stay in Latin letters) are let through.
+fn untranslated_words<'a>(text: &'a str, glossary: &Glossary) -> Vec<&'a str> {
+    let mut words: Vec<&str> = lang::latin_words_in(text)
+        .into_iter()
+        .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+        .filter(|w| {
+            let lower = w.chars().all(|c| !c.is_uppercase());
+            (lower && w.chars().count() >= 2) || glossary.knows(w)
+        })
+        .collect();
+    words.dedup();
+    words
+}
+
+/// Says what is wrong if the rendering is far shorter or longer than its
+/// source: a cut or summarised translation, or one with comments added.
+/// The bounds are wide (typical news ratios are about 1.6 Han characters,
+/// or 0.9 Russian words, per English word) and short texts are not judged.
+fn length_problem(text: &str, code: &str, source: &str) -> Option<String> {
+    let english = source.split_whitespace().count();
+    if english < 8 {
+        return None;
+    }
+    let (units, what, low, high) = match code {
+        "zh" => (text.chars().filter(|c| lang::script_of(*c) == Some(lang::Script::Han)).count(), "Chinese characters", 0.6, 4.0),
+        "ru" => (text.split_whitespace().count(), "words", 0.45, 2.0),
+        _ => return None,
+    };
+    let ratio = units as f64 / english as f64;
+    (ratio < low || ratio > high)
+        .then(|| format!("{units} {what} for {english} English words: too {}", if ratio < low { "short" } else { "long" }))
 }
 
 /// A check that the output was not cut by the token limit.
@@ -133,9 +185,45 @@ mod tests {
 
     #[test]
     fn script_checks_measure_the_share() {
-        assert!(translation_checks("中国和俄罗斯签署了协议。", "zh")[0].passed);
-        assert!(!translation_checks("China and Russia signed a deal.", "zh")[0].passed);
-        assert!(translation_checks("Китай и Россия подписали соглашение.", "ru")[0].passed);
-        assert!(!translation_checks("China i Rossiya", "ru")[0].passed);
+        let g = Glossary::builtin();
+        let en = "China and Russia signed a deal.";
+        assert!(translation_checks("中国和俄罗斯签署了协议。", "zh", en, g)[0].passed);
+        assert!(!translation_checks("China and Russia signed a deal.", "zh", en, g)[0].passed);
+        assert!(translation_checks("Китай и Россия подписали соглашение.", "ru", en, g)[0].passed);
+        assert!(!translation_checks("China i Rossiya", "ru", en, g)[0].passed);
+    }
+
+    fn failed(text: &str, code: &str, source: &str) -> Vec<(&'static str, String)> {
+        translation_checks(text, code, source, Glossary::builtin())
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| (c.name, c.detail.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn untranslated_words_are_named_but_kept_names_pass() {
+        let en = "The postponement of the talks in Beijing gave Tesla momentum, G20 officials said.";
+        let f = failed("会谈在Beijing的postponement给了Tesla动力，G20官员说，这是势头。", "zh", en);
+        let untranslated = ("untranslated", "English words left untranslated: Beijing, postponement".to_string());
+        assert!(f.contains(&untranslated), "{f:?}");
+        assert!(failed("会谈在北京推迟，给了Tesla动力，G20官员说，这带来了新的势头和更多的机会。", "zh", en).is_empty());
+    }
+
+    #[test]
+    fn latin_letters_inside_russian_words_fail() {
+        let en = "Moscow said on Tuesday that the talks would go on next week.";
+        let f = failed("Мoсква заявила во вторник, что переговоры продолжатся на следующей неделе.", "ru", en);
+        assert_eq!(f[0].0, "mixed_script");
+        assert!(f[0].1.contains("Мoсква"), "{f:?}");
+    }
+
+    #[test]
+    fn far_too_short_or_long_renderings_fail() {
+        let en = "The central bank raised its key rate by half a point on Friday, the third rise this year.";
+        assert_eq!(failed("央行加息。", "zh", en)[0].0, "length");
+        let long = "Центральный банк повысил ключевую ставку. ".repeat(12);
+        assert_eq!(failed(&long, "ru", en)[0].0, "length");
+        assert!(failed("Центральный банк в пятницу повысил ключевую ставку на полпункта, это третье повышение в этом году.", "ru", en).is_empty());
     }
 }

@@ -12,6 +12,7 @@
 //! chat model is then loaded only if some task still needs it.
 
 pub mod checks;
+pub mod glossary;
 pub mod prompts;
 
 use std::collections::BTreeMap;
@@ -397,7 +398,7 @@ impl BriefPipeline {
             let generations = self.llm()?.generate_batch(&conversations, &options)?;
             for (&i, generation) in todo.iter().zip(generations) {
                 let text = clean_answer(&generation.text);
-                let mut checks = tasks[i].checks(&text);
+                let mut checks = tasks[i].checks(&text, &prompts);
                 checks.push(checks::complete_check(tasks[i].output(), generation.stop == StopReason::MaxTokens));
                 let previous = steps[i].take();
                 steps[i] = Some(Step {
@@ -481,10 +482,10 @@ impl Task<'_> {
         }
     }
 
-    fn checks(&self, answer: &str) -> Vec<Check> {
+    fn checks(&self, answer: &str, prompts: &Prompts) -> Vec<Check> {
         match *self {
             Task::Summary { source, .. } => checks::summary_checks(answer, source),
-            Task::Translation { lang, .. } => checks::translation_checks(answer, lang),
+            Task::Translation { text, lang } => checks::translation_checks(answer, lang, text, &prompts.glossary),
         }
     }
 }
@@ -542,7 +543,7 @@ impl BriefPipeline {
         let catalog = crate::store::Catalog::load(config.models_dir.as_deref())?;
         let manifest = catalog.get_or_default(config.model.as_deref())?;
         let store = crate::store::ModelStore::new(&config.cache_dir, config.offline);
-        let prompts = Prompts::load(config.prompts_dir.as_deref())?;
+        let prompts = Prompts::load(config.prompts_dir.as_deref(), config.glossary.as_deref())?;
         let model = ModelInfo { id: manifest.id.clone(), sha256: manifest.files[0].sha256.clone() };
         let llm = LazyLlm::Pending { store: store.clone(), manifest: Box::new(manifest.clone()) };
         let mut pipeline = Self::with_llm(llm, prompts, model, options)?;

@@ -1,5 +1,6 @@
-//! The prompt templates: `prompts/*.toml`, built into the binary, each file
-//! replaceable by one of the same name in a user's folder (`--prompts DIR`).
+//! The prompt templates: `prompts/*.toml` and the glossary of names
+//! (`prompts/glossary.tsv`), built into the binary, each file replaceable by
+//! one of the same name in a user's folder (`--prompts DIR`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
+use super::glossary::Glossary;
 use crate::engine::Message;
 
 const BUILTIN_SUMMARIZE: &str = include_str!("../../prompts/summarize.toml");
@@ -41,16 +43,18 @@ pub struct TargetLanguage {
     pub style: String,
 }
 
-/// Both prompt files.
+/// Both prompt files and the glossary.
 #[derive(Debug, Clone)]
 pub struct Prompts {
     pub summarize: SummarizePrompt,
     pub translate: TranslatePrompt,
+    pub glossary: Glossary,
 }
 
 impl Prompts {
-    /// The built-in prompts, with files from `dir` taking their place.
-    pub fn load(dir: Option<&Path>) -> anyhow::Result<Prompts> {
+    /// The built-in prompts, with files from `dir` taking their place, and
+    /// the names of the `glossary` file before the built-in ones.
+    pub fn load(dir: Option<&Path>, glossary: Option<&Path>) -> anyhow::Result<Prompts> {
         let read = |name: &str, builtin: &'static str| -> anyhow::Result<(String, String)> {
             if let Some(dir) = dir {
                 let path = dir.join(name);
@@ -68,7 +72,8 @@ impl Prompts {
         let (text, origin) = read("translate.toml", BUILTIN_TRANSLATE)?;
         let translate: TranslatePrompt =
             toml::from_str(&text).with_context(|| format!("{origin} is not a valid prompt file"))?;
-        let prompts = Prompts { summarize, translate };
+        let glossary = Glossary::load(dir, glossary)?;
+        let prompts = Prompts { summarize, translate, glossary };
         // Render everything once so a broken template fails at start, not
         // after an hour of batch work.
         prompts.summary_messages("x", None, false)?;
@@ -89,7 +94,7 @@ impl Prompts {
         let p = &self.summarize;
         let mut system = p.system.clone();
         if let Some(failed) = failed {
-            system.push_str("\n");
+            system.push('\n');
             system.push_str(&render(&p.retry, minijinja::context! { failed })?);
         }
         let user_template = if combine { &p.combine } else { &p.user };
@@ -106,10 +111,12 @@ impl Prompts {
     ) -> anyhow::Result<Vec<Message>> {
         let p = &self.translate;
         let target = self.language(lang)?;
-        let vars = minijinja::context! { language => &target.name, style => &target.style, text, failed };
+        let names = self.glossary.names_in(text, lang);
+        let vars =
+            minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
         let mut system = render(&p.system, &vars)?;
         if failed.is_some() {
-            system.push_str("\n");
+            system.push('\n');
             system.push_str(&render(&p.retry, &vars)?);
         }
         let user = render(&p.user, &vars)?;
@@ -137,7 +144,7 @@ mod tests {
 
     #[test]
     fn builtin_prompts_render_with_the_article_inside() {
-        let p = Prompts::load(None).unwrap();
+        let p = Prompts::load(None, None).unwrap();
         let m = p.summary_messages("ARTICLE BODY", None, false).unwrap();
         assert!(m[1].content.contains("ARTICLE BODY"));
         let m = p.summary_messages("A", Some("numbers not in the article: 42"), false).unwrap();
@@ -156,11 +163,11 @@ mod tests {
             "system = \"S\"\nuser = \"U {{ article }}\"\nretry = \"R\"\ncombine = \"C\"\n",
         )
         .unwrap();
-        let p = Prompts::load(Some(&dir)).unwrap();
+        let p = Prompts::load(Some(&dir), None).unwrap();
         assert_eq!(p.summary_messages("a", None, false).unwrap()[1].content, "U a");
         assert!(p.language("zh").is_ok());
         std::fs::write(dir.join("translate.toml"), "system = \"{% if\"").unwrap();
-        let err = Prompts::load(Some(&dir)).unwrap_err();
+        let err = Prompts::load(Some(&dir), None).unwrap_err();
         assert!(format!("{err:#}").contains("translate.toml"), "{err:#}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

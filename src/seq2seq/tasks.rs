@@ -127,8 +127,10 @@ impl Translator for Seq2SeqTranslator {
             }
             rendered.push(out.join(joiner));
         }
+        let source = text;
         let text = rendered.join("\n\n");
-        let mut checks = checks::translation_checks(&text, lang);
+        let glossary = crate::pipeline::glossary::Glossary::builtin();
+        let mut checks = checks::translation_checks(&text, lang, source, glossary);
         checks.push(checks::complete_check(lang, cut));
         Ok(Step {
             text,
