@@ -401,7 +401,7 @@ impl BriefPipeline {
                 let mut checks = tasks[i].checks(&text, &prompts);
                 checks.push(checks::complete_check(tasks[i].output(), generation.stop == StopReason::MaxTokens));
                 let previous = steps[i].take();
-                steps[i] = Some(Step {
+                let mut step = Step {
                     text,
                     checks,
                     attempts: attempt,
@@ -409,7 +409,14 @@ impl BriefPipeline {
                     generated_tokens: generation.generated_tokens
                         + previous.as_ref().map_or(0, |s| s.generated_tokens),
                     ms: generation.prefill_ms + generation.decode_ms + previous.as_ref().map_or(0, |s| s.ms),
-                });
+                };
+                // A retry that fails more checks than the first answer does
+                // not replace it (its costs still count).
+                if let Some(previous) = previous.filter(|p| failures(p) < failures(&step)) {
+                    step.text = previous.text;
+                    step.checks = previous.checks;
+                }
+                steps[i] = Some(step);
             }
         }
         Ok(steps.into_iter().map(|s| s.expect("every task ran")).collect())
@@ -488,6 +495,10 @@ impl Task<'_> {
             Task::Translation { text, lang } => checks::translation_checks(answer, lang, text, &prompts.glossary),
         }
     }
+}
+
+fn failures(step: &Step) -> usize {
+    step.checks.iter().filter(|c| !c.passed).count()
 }
 
 /// What the failed checks of `step` found, for the retry prompt.
