@@ -80,6 +80,16 @@ fn check_batch(llm: &mut Llm, id: &str) {
     }
     let lengths: std::collections::BTreeSet<usize> = alone.iter().map(|g| g.generated_tokens).collect();
     assert!(lengths.len() > 1, "{id}: the replies should end at different steps: {lengths:?}");
+
+    // A system turn copied from the previous prompt gives what computing it
+    // gives: the same conversation right after itself (copied), and after
+    // one with another system turn (computed).
+    let other = vec![Message::system("You translate news."), Message::user("Translate into Russian: Good morning.")];
+    let again = llm.generate(&conversations[0], &options).unwrap();
+    assert_eq!(again.text, alone[0].text, "{id}: a copied system turn changed the output");
+    llm.generate(&other, &options).unwrap();
+    let fresh = llm.generate(&conversations[0], &options).unwrap();
+    assert_eq!(fresh.text, alone[0].text, "{id}: a recomputed system turn changed the output");
 }
 
 fn check_model(id: &str) {

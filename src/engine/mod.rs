@@ -75,6 +75,9 @@ pub struct Llm {
     /// One key/value cache per sequence of the largest batch so far, kept
     /// so that their memory is reused.
     caches: Vec<qwen2::KvCache>,
+    /// The last system turn computed, and the cache after it: prompts that
+    /// share it (every sentence of a translation run) start from a copy.
+    system_turn: Option<(Vec<u32>, qwen2::KvCache)>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
@@ -102,7 +105,7 @@ impl Llm {
             .with_context(|| format!("cannot load the weights in {}", path.display()))?;
         let context_length = model.config().context_length;
         let caches = vec![model.new_cache()];
-        Ok(Llm { model, caches, tokenizer, template, end_tokens, context_length })
+        Ok(Llm { model, caches, system_turn: None, tokenizer, template, end_tokens, context_length })
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -111,14 +114,31 @@ impl Llm {
 
     /// Token ids of a conversation, ending with the assistant's turn opening.
     pub fn encode_chat(&self, messages: &[Message]) -> anyhow::Result<Vec<u32>> {
+        Ok(self.encode_chat_turns(messages)?.0)
+    }
+
+    /// Token ids of a conversation, and how many of them make up its system
+    /// turn (0 if it opens with none): the part that many prompts share.
+    fn encode_chat_turns(&self, messages: &[Message]) -> anyhow::Result<(Vec<u32>, usize)> {
+        let has_system = messages.len() > 1 && messages[0].role == "system";
         let mut ids = Vec::new();
+        let (mut contents, mut system_turn) = (0, 0);
         for piece in self.template.render(messages)? {
             match piece {
-                PromptPiece::Template(t) => ids.extend(self.tokenizer.encode(&t, true)),
-                PromptPiece::Content(c) => ids.extend(self.tokenizer.encode(&c, false)),
+                PromptPiece::Template(t) => {
+                    ids.extend(self.tokenizer.encode(&t, true));
+                    // The template text after the system content closes the turn.
+                    if has_system && contents == 1 && system_turn == 0 {
+                        system_turn = ids.len();
+                    }
+                }
+                PromptPiece::Content(c) => {
+                    ids.extend(self.tokenizer.encode(&c, false));
+                    contents += 1;
+                }
             }
         }
-        Ok(ids)
+        Ok((ids, system_turn))
     }
 
     /// Number of tokens `text` takes as plain content.
@@ -150,7 +170,7 @@ impl Llm {
     ) -> anyhow::Result<Vec<Generation>> {
         let mut runs = Vec::with_capacity(conversations.len());
         for (i, messages) in conversations.iter().enumerate() {
-            let prompt = self.encode_chat(messages)?;
+            let (prompt, system_turn) = self.encode_chat_turns(messages)?;
             anyhow::ensure!(
                 prompt.len() + options.max_new_tokens <= self.context_length,
                 "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
@@ -160,7 +180,7 @@ impl Llm {
             );
             let mut sampler = sampler(options);
             let start = Instant::now();
-            let next = sampler.sample(&self.prefill(i, &prompt)?)?;
+            let next = sampler.sample(&self.prefill(i, &prompt, system_turn)?)?;
             runs.push(Run {
                 sampler,
                 next,
@@ -216,19 +236,37 @@ impl Llm {
     /// Puts `prompt` into the emptied cache number `slot` and returns the
     /// logits after its last token.
     ///
-    /// The cache is not reused for a prompt that starts like the previous
-    /// one: keys computed in a chunk of another length differ in the last
-    /// bits, which tipped greedy choices (measured on the 1.5B model), and a
-    /// brief must not depend on what was briefed before it.
-    fn prefill(&mut self, slot: usize, prompt: &[u32]) -> anyhow::Result<Tensor> {
+    /// The first `system_turn` tokens (the system turn, see
+    /// [`Llm::encode_chat_turns`]) are always computed as a slice of their
+    /// own, so their keys and values are the same bits whether they are
+    /// computed now or copied from the previous prompt with the same system
+    /// turn: the output never depends on what ran before. Other prefixes
+    /// are not reused: keys computed in a slice of another length differ in
+    /// the last bits, which tipped greedy choices (measured on the 1.5B).
+    fn prefill(&mut self, slot: usize, prompt: &[u32], system_turn: usize) -> anyhow::Result<Tensor> {
         anyhow::ensure!(!prompt.is_empty(), "empty prompt");
+        anyhow::ensure!(system_turn < prompt.len(), "a prompt must go on after its system turn");
         while self.caches.len() <= slot {
             self.caches.push(self.model.new_cache());
         }
+        let (head, rest) = prompt.split_at(system_turn);
+        let cached = self.system_turn.as_ref().filter(|(tokens, _)| !head.is_empty() && tokens == head);
+        match cached {
+            Some((_, cache)) => self.caches[slot] = cache.deep_copy()?,
+            None => {
+                let cache = &mut self.caches[slot];
+                cache.clear();
+                for chunk in head.chunks(PREFILL_CHUNK) {
+                    self.model.forward(cache, chunk)?;
+                }
+                if !head.is_empty() {
+                    self.system_turn = Some((head.to_vec(), cache.deep_copy()?));
+                }
+            }
+        }
         let cache = &mut self.caches[slot];
-        cache.clear();
         let mut logits = None;
-        for chunk in prompt.chunks(PREFILL_CHUNK) {
+        for chunk in rest.chunks(PREFILL_CHUNK) {
             logits = Some(self.model.forward(cache, chunk)?);
         }
         Ok(logits.expect("at least one token fed"))
@@ -300,7 +338,7 @@ impl Llm {
     pub fn measure(&mut self, prompt: &[u32], new_tokens: usize) -> anyhow::Result<Throughput> {
         let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
         let start = Instant::now();
-        let mut next = sampler.sample(&self.prefill(0, prompt)?)?;
+        let mut next = sampler.sample(&self.prefill(0, prompt, 0)?)?;
         let prefill_ms = start.elapsed().as_secs_f64() * 1000.0;
         let start = Instant::now();
         for _ in 0..new_tokens {
@@ -321,7 +359,7 @@ impl Llm {
     /// raw output, for comparing engines token for token.
     pub fn greedy_tokens(&mut self, prompt: &[u32], n: usize) -> anyhow::Result<Vec<u32>> {
         let mut sampler = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
-        let mut out = vec![sampler.sample(&self.prefill(0, prompt)?)?];
+        let mut out = vec![sampler.sample(&self.prefill(0, prompt, 0)?)?];
         while out.len() < n {
             let last = *out.last().expect("non-empty");
             let logits = self.model.forward(&mut self.caches[0], &[last])?;

@@ -106,6 +106,20 @@ impl KvCache {
         self.position
     }
 
+    /// A copy holding the same positions in memory of its own: appending to
+    /// either never changes the other.
+    pub fn deep_copy(&self) -> Result<KvCache> {
+        let copy = |b: &CacheBuffer| -> Result<CacheBuffer> {
+            let data = match &b.data {
+                Some(d) if b.len > 0 => Some(d.narrow(2, 0, b.len)?.copy()?),
+                _ => None,
+            };
+            Ok(CacheBuffer { data, len: b.len })
+        };
+        let layers = self.layers.iter().map(|(k, v)| Ok((copy(k)?, copy(v)?))).collect::<Result<_>>()?;
+        Ok(KvCache { layers, position: self.position })
+    }
+
     /// Forgets everything: a new sequence (the memory is kept for reuse).
     pub fn clear(&mut self) {
         for (keys, values) in &mut self.layers {
