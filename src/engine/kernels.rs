@@ -1,4 +1,4 @@
-//! Matrix products candle has no fast CPU kernel for.
+//! Matrix products candle has no fast enough CPU kernel for.
 //!
 //! [`Q5_0Matrix`] multiplies f32 activations by a Q5_0 weight matrix. The
 //! 0.5B model stores most of its weights as Q5_0 (its width, 896, is no
@@ -11,6 +11,15 @@
 //! order (`sum += (sumi * d_weight) * d_activation`, block after block).
 //! Only the integer part is vectorized (AVX2, chosen at run time; scalar code
 //! otherwise), and rows are shared among candle's worker threads.
+//!
+//! [`Q4KMatrix`] and [`Q6KMatrix`] (module `k_quant`) do the same for the
+//! 1.5B model's Q4_K and Q6_K weights, which candle multiplies with vector
+//! code but through a bulkier copy of the weights; see that module for why
+//! their results are candle's too.
+
+mod k_quant;
+
+pub use k_quant::{Q4KMatrix, Q6KMatrix};
 
 use std::sync::Arc;
 

@@ -6,8 +6,9 @@
 //!   fed in are dequantized (the f32 table would be 933 MB for the 1.5B);
 //! - keys and values go into a preallocated cache that grows by doubling,
 //!   instead of being concatenated at every step;
-//! - Q5_0 weights (most of the 0.5B model) go through our own kernel,
-//!   [`super::kernels::Q5_0Matrix`], which gives candle's results faster.
+//! - Q5_0 weights (most of the 0.5B model), Q4_K and Q6_K weights (the
+//!   1.5B model) go through our own kernels in [`super::kernels`], which
+//!   give candle's results faster.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use candle_core::quantized::{gguf_file, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::kernels::Q5_0Matrix;
+use super::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix};
 
 /// Shape of the network, from the GGUF metadata.
 #[derive(Debug, Clone)]
@@ -87,14 +88,23 @@ impl CacheBuffer {
 enum Linear {
     Candle(QMatMul),
     Q5_0(Q5_0Matrix),
+    Q4K(Q4KMatrix),
+    Q6K(Q6KMatrix),
 }
 
 impl Linear {
     fn new(weights: Arc<QTensor>) -> Result<Linear> {
-        match Q5_0Matrix::new(weights.clone()) {
-            Some(m) => Ok(Linear::Q5_0(m)),
-            None => Ok(Linear::Candle(QMatMul::from_arc(weights)?)),
+        if let Some(m) = Q5_0Matrix::new(weights.clone()) {
+            return Ok(Linear::Q5_0(m));
         }
+        // Our tiled copy replaces the weights, which are freed unless shared.
+        if let Some(m) = Q4KMatrix::new(&weights) {
+            return Ok(Linear::Q4K(m));
+        }
+        if let Some(m) = Q6KMatrix::new(weights.clone()) {
+            return Ok(Linear::Q6K(m));
+        }
+        Ok(Linear::Candle(QMatMul::from_arc(weights)?))
     }
 }
 
@@ -103,6 +113,8 @@ impl Module for Linear {
         match self {
             Linear::Candle(m) => m.forward(x),
             Linear::Q5_0(m) => m.forward(x),
+            Linear::Q4K(m) => m.forward(x),
+            Linear::Q6K(m) => m.forward(x),
         }
     }
 }
