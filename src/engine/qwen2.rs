@@ -85,7 +85,7 @@ impl CacheBuffer {
 }
 
 /// A weight matrix and the kernel that multiplies by it.
-enum Linear {
+pub enum Linear {
     Candle(QMatMul),
     Q5_0(Q5_0Matrix),
     Q4K(Q4KMatrix),
@@ -93,7 +93,8 @@ enum Linear {
 }
 
 impl Linear {
-    fn new(weights: Arc<QTensor>) -> Result<Linear> {
+    /// Our kernel for `weights` where there is one, candle's otherwise.
+    pub fn new(weights: Arc<QTensor>) -> Result<Linear> {
         if let Some(m) = Q5_0Matrix::new(weights.clone()) {
             return Ok(Linear::Q5_0(m));
         }
@@ -105,6 +106,16 @@ impl Linear {
             return Ok(Linear::Q6K(m));
         }
         Ok(Linear::Candle(QMatMul::from_arc(weights)?))
+    }
+
+    /// Whose kernel multiplies: `candle`, or ours for the named type.
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Linear::Candle(_) => "candle",
+            Linear::Q5_0(_) => "Q5_0",
+            Linear::Q4K(_) => "Q4_K",
+            Linear::Q6K(_) => "Q6_K",
+        }
     }
 }
 

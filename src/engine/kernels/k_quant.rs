@@ -291,12 +291,22 @@ impl Q4KMatrix {
                     *r = &acts[(first + i) * kb..(first + i + 1) * kb];
                 }
                 let mut acc = [[0f32; TILE]; MAX_ACTS];
+                // The vector kernels are compiled for each count of
+                // activation rows, so that their sums stay in registers.
+                macro_rules! kernel {
+                    ($f:path) => {
+                        match count {
+                            1 => $f(tiles, [rows[0]], &mut acc),
+                            2 => $f(tiles, [rows[0], rows[1]], &mut acc),
+                            3 => $f(tiles, [rows[0], rows[1], rows[2]], &mut acc),
+                            _ => $f(tiles, rows, &mut acc),
+                        }
+                    };
+                }
                 match isa {
                     // SAFETY: the instruction sets were detected at run time.
-                    Isa::Avx512Vnni => unsafe {
-                        avx512::q4k_tiles(tiles, &rows[..count], &mut acc)
-                    },
-                    Isa::Avx2 => unsafe { avx2::q4k_tiles(tiles, &rows[..count], &mut acc) },
+                    Isa::Avx512Vnni => unsafe { kernel!(avx512::q4k_tiles) },
+                    Isa::Avx2 => unsafe { kernel!(avx2::q4k_tiles) },
                     Isa::Portable => q4k_tiles_portable(tiles, &rows[..count], &mut acc),
                 }
                 for (i, a) in acc.iter().enumerate().take(count) {
@@ -500,24 +510,24 @@ mod avx2 {
     /// [`super::q4k_tiles_portable`], rows 0..8 and 8..16 of a tile in two
     /// vectors.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn q4k_tiles(
+    pub unsafe fn q4k_tiles<const N: usize>(
         tiles: &[Q4KTile],
-        acts: &[&[Q8KBlock]],
+        acts: [&[Q8KBlock]; N],
         out: &mut [[f32; TILE]; MAX_ACTS],
     ) {
-        let n = acts.len();
-        assert!(n <= MAX_ACTS && acts.iter().all(|a| a.len() >= tiles.len()));
+        assert!(N <= MAX_ACTS && acts.iter().all(|a| a.len() >= tiles.len()));
+        let n = N;
         let mask = _mm256_set1_epi8(0x0f);
         let ones = _mm256_set1_epi16(1);
-        let mut acc = [[_mm256_setzero_ps(); 2]; MAX_ACTS];
+        let mut acc = [[_mm256_setzero_ps(); 2]; N];
         for (b, t) in tiles.iter().enumerate() {
             for s in 0..8 {
                 // 16 products per 16-bit lane, each at most 15 * 128: the
                 // sums fit (30720 < 32768).
-                let mut sums = [[_mm256_setzero_si256(); 2]; MAX_ACTS];
+                let mut sums = [[_mm256_setzero_si256(); 2]; N];
                 for g in 4 * s..4 * s + 4 {
-                    let mut ylo = [_mm256_setzero_si256(); MAX_ACTS];
-                    let mut yhi = [_mm256_setzero_si256(); MAX_ACTS];
+                    let mut ylo = [_mm256_setzero_si256(); N];
+                    let mut yhi = [_mm256_setzero_si256(); N];
                     for a in 0..n {
                         ylo[a] = bcast4(&acts[a][b], 8 * g);
                         yhi[a] = bcast4(&acts[a][b], 8 * g + 4);
@@ -633,23 +643,23 @@ mod avx512 {
 
     /// [`super::q4k_tiles_portable`], a tile's 16 rows in one vector.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
-    pub unsafe fn q4k_tiles(
+    pub unsafe fn q4k_tiles<const N: usize>(
         tiles: &[Q4KTile],
-        acts: &[&[Q8KBlock]],
+        acts: [&[Q8KBlock]; N],
         out: &mut [[f32; TILE]; MAX_ACTS],
     ) {
-        let n = acts.len();
-        assert!(n <= MAX_ACTS && acts.iter().all(|a| a.len() >= tiles.len()));
+        assert!(N <= MAX_ACTS && acts.iter().all(|a| a.len() >= tiles.len()));
+        let n = N;
         let mask = _mm512_set1_epi8(0x0f);
-        let mut acc = [_mm512_setzero_ps(); MAX_ACTS];
+        let mut acc = [_mm512_setzero_ps(); N];
         for (b, t) in tiles.iter().enumerate() {
             let d = _mm512_load_ps(t.d.as_ptr());
             let dmin = _mm512_load_ps(t.dmin.as_ptr());
             for s in 0..8 {
                 // Low and high nibbles in separate sums: two chains of
                 // dependent instructions instead of one.
-                let mut lo_sum = [_mm512_setzero_si512(); MAX_ACTS];
-                let mut hi_sum = [_mm512_setzero_si512(); MAX_ACTS];
+                let mut lo_sum = [_mm512_setzero_si512(); N];
+                let mut hi_sum = [_mm512_setzero_si512(); N];
                 for g in 4 * s..4 * s + 4 {
                     let w = _mm512_load_si512(t.qs.as_ptr().add(g * TILE * 4) as *const __m512i);
                     let lo = _mm512_and_si512(w, mask);
@@ -681,7 +691,11 @@ mod avx512 {
 #[cfg(not(target_arch = "x86_64"))]
 mod avx2 {
     use super::{Q4KTile, Q6KBlock, Q8KBlock, MAX_ACTS, TILE};
-    pub unsafe fn q4k_tiles(_: &[Q4KTile], _: &[&[Q8KBlock]], _: &mut [[f32; TILE]; MAX_ACTS]) {
+    pub unsafe fn q4k_tiles<const N: usize>(
+        _: &[Q4KTile],
+        _: [&[Q8KBlock]; N],
+        _: &mut [[f32; TILE]; MAX_ACTS],
+    ) {
         unreachable!("AVX2 is only detected on x86_64")
     }
     pub unsafe fn q6k_dot(_: &[Q6KBlock], _: &[Q8KBlock]) -> f32 {
@@ -692,7 +706,11 @@ mod avx2 {
 #[cfg(not(target_arch = "x86_64"))]
 mod avx512 {
     use super::{Q4KTile, Q8KBlock, MAX_ACTS, TILE};
-    pub unsafe fn q4k_tiles(_: &[Q4KTile], _: &[&[Q8KBlock]], _: &mut [[f32; TILE]; MAX_ACTS]) {
+    pub unsafe fn q4k_tiles<const N: usize>(
+        _: &[Q4KTile],
+        _: [&[Q8KBlock]; N],
+        _: &mut [[f32; TILE]; MAX_ACTS],
+    ) {
         unreachable!("AVX-512 is only detected on x86_64")
     }
 }
