@@ -163,7 +163,7 @@ fn random_k_quants_match_candle() {
             assert_same_q6k(q6k.clone(), m, (m * cols) as u64 + 1, "random");
         }
     }
-    // Q6_K rows go two by two: an odd count leaves one alone.
+    // Q6_K: a row count that is no multiple of 16 or even of 2.
     let w = Tensor::from_vec(values(7 * 512, 7), (7, 512), &Device::Cpu).unwrap();
     let q6k = Arc::new(QTensor::quantize(&w, GgmlDType::Q6K).unwrap());
     assert_same_q6k(q6k, 1, 77, "random");

@@ -442,27 +442,17 @@ impl Q6KMatrix {
         let y = as_q8k(&quantized);
         let weights = self.blocks();
         let out_ptr = out.as_mut_ptr() as usize;
-        Workers::get().run(self.rows.div_ceil(2), |pairs| {
-            // Rows two by two: the activations are loaded once for both.
-            for pair in pairs {
-                let r = 2 * pair;
-                let x = |r: usize| &weights[r * kb..(r + 1) * kb];
-                let n = if r + 1 < self.rows { 2 } else { 1 };
-                let mut dots = [0f32; 2];
-                match (use_avx2, n) {
+        Workers::get().run(self.rows, |range| {
+            for r in range {
+                let x = &weights[r * kb..(r + 1) * kb];
+                let dot = if use_avx2 {
                     // SAFETY: AVX2 and FMA detected at run time.
-                    (true, 2) => dots = unsafe { avx2::q6k_dots([x(r), x(r + 1)], y) },
-                    (true, _) => dots[0] = unsafe { avx2::q6k_dots([x(r)], y) }[0],
-                    (false, _) => {
-                        for (i, d) in dots.iter_mut().enumerate().take(n) {
-                            *d = q6k_dot_portable(x(r + i), y);
-                        }
-                    }
-                }
-                for (i, dot) in dots.into_iter().enumerate().take(n) {
-                    // SAFETY: each row is written by exactly one worker.
-                    unsafe { *(out_ptr as *mut f32).add(r + i) = dot };
-                }
+                    unsafe { avx2::q6k_dot(x, y) }
+                } else {
+                    q6k_dot_portable(x, y)
+                };
+                // SAFETY: each row is written by exactly one worker.
+                unsafe { *(out_ptr as *mut f32).add(r) = dot };
             }
         });
     }
@@ -581,73 +571,57 @@ mod avx2 {
         }
     }
 
-    /// [`super::q6k_dot_portable`] of `R` weight rows with one activation
-    /// row, which is loaded once for all: each vector lane of each row gets
-    /// the same values as in candle's kernel.
+    /// [`super::q6k_dot_portable`]: each vector lane gets the same values as
+    /// in candle's kernel.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn q6k_dots<const R: usize>(x: [&[Q6KBlock]; R], y: &[Q8KBlock]) -> [f32; R] {
-        let kb = x.first().map_or(0, |x| x.len());
-        assert!(x.iter().all(|x| x.len() == kb) && y.len() >= kb);
+    pub unsafe fn q6k_dot(x: &[Q6KBlock], y: &[Q8KBlock]) -> f32 {
+        assert!(y.len() >= x.len());
         let m4 = _mm256_set1_epi8(0x0f);
         let m2 = _mm256_set1_epi8(3);
         let m32 = _mm256_set1_epi8(32);
-        let mut acc = [_mm256_setzero_ps(); R];
-        for (b, yb) in y.iter().enumerate().take(kb) {
-            let mut sumi = [_mm256_setzero_si256(); R];
+        let mut acc = _mm256_setzero_ps();
+        for (xb, yb) in x.iter().zip(y) {
+            let d = yb.d * f16_to_f32(xb.d);
+            let scales = _mm_loadu_si128(xb.scales.as_ptr() as *const __m128i);
+            let mut sumi = _mm256_setzero_si256();
             for h in 0..2 {
-                let mut yv = [_mm256_setzero_si256(); 4];
-                let mut y32 = [_mm256_setzero_si256(); 4];
-                for t in 0..4 {
-                    yv[t] =
+                let ql0 = _mm256_loadu_si256(xb.ql.as_ptr().add(64 * h) as *const __m256i);
+                let ql1 = _mm256_loadu_si256(xb.ql.as_ptr().add(64 * h + 32) as *const __m256i);
+                let qh = _mm256_loadu_si256(xb.qh.as_ptr().add(32 * h) as *const __m256i);
+                // The high two bits of values 32t..32t + 32 are bits 2t, 2t + 1.
+                let high = [
+                    _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
+                ];
+                let q = [
+                    _mm256_or_si256(_mm256_and_si256(ql0, m4), high[0]),
+                    _mm256_or_si256(_mm256_and_si256(ql1, m4), high[1]),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high[2]),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high[3]),
+                ];
+                for (t, q) in q.into_iter().enumerate() {
+                    let yv =
                         _mm256_loadu_si256(yb.qs.as_ptr().add(128 * h + 32 * t) as *const __m256i);
-                    y32[t] = _mm256_maddubs_epi16(m32, yv[t]);
-                }
-                for r in 0..R {
-                    let xb = &x[r][b];
-                    let ql0 = _mm256_loadu_si256(xb.ql.as_ptr().add(64 * h) as *const __m256i);
-                    let ql1 = _mm256_loadu_si256(xb.ql.as_ptr().add(64 * h + 32) as *const __m256i);
-                    let qh = _mm256_loadu_si256(xb.qh.as_ptr().add(32 * h) as *const __m256i);
-                    // Values 32t..32t + 32 of this half: their high two bits
-                    // are bits 2t and 2t + 1 of `qh`.
-                    let high = [
-                        _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4),
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4),
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
-                    ];
-                    let q = [
-                        _mm256_or_si256(_mm256_and_si256(ql0, m4), high[0]),
-                        _mm256_or_si256(_mm256_and_si256(ql1, m4), high[1]),
-                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high[2]),
-                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high[3]),
-                    ];
-                    let scales = _mm_loadu_si128(xb.scales.as_ptr() as *const __m128i);
-                    for t in 0..4 {
-                        // (q - 32) * y in pairs: exact in 16 bits.
-                        let p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[t], yv[t]), y32[t]);
-                        // Bytes 0..16 of the 32 values use scale i, 16..32 i + 1.
-                        let i = (8 * h + 2 * t) as i64;
-                        let pick = _mm_set_epi64x(
-                            (i + 1) * 0x0101_0101_0101_0101,
-                            i * 0x0101_0101_0101_0101,
-                        );
-                        let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
-                        sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(sc, p));
-                    }
+                    // (q - 32) * y in pairs: exact in 16 bits.
+                    let p = _mm256_sub_epi16(
+                        _mm256_maddubs_epi16(q, yv),
+                        _mm256_maddubs_epi16(m32, yv),
+                    );
+                    // Bytes 0..16 of the 32 values use scale 2i, 16..32 2i + 1.
+                    let i = (8 * h + 2 * t) as i64;
+                    let pick =
+                        _mm_set_epi64x((i + 1) * 0x0101_0101_0101_0101, i * 0x0101_0101_0101_0101);
+                    let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc, p));
                 }
             }
-            for r in 0..R {
-                let d = yb.d * f16_to_f32(x[r][b].d);
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
-            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        let mut out = [0f32; R];
-        for r in 0..R {
-            let mut lanes = [0f32; 8];
-            _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r]);
-            out[r] = super::hsum8(lanes);
-        }
-        out
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        super::hsum8(lanes)
     }
 }
 
@@ -726,7 +700,7 @@ mod avx2 {
     ) {
         unreachable!("AVX2 is only detected on x86_64")
     }
-    pub unsafe fn q6k_dots<const R: usize>(_: [&[Q6KBlock]; R], _: &[Q8KBlock]) -> [f32; R] {
+    pub unsafe fn q6k_dot(_: &[Q6KBlock], _: &[Q8KBlock]) -> f32 {
         unreachable!("AVX2 is only detected on x86_64")
     }
 }

@@ -110,9 +110,9 @@ impl Workers {
             return;
         }
         let _one_job = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        // Several chunks per thread, so that a late or slow thread leaves
-        // little for the others to wait for.
-        let chunk = n.div_ceil((self.threads.len() + 1) * 8);
+        // Many chunks per thread, so that a thread descheduled in the middle
+        // of one leaves little for the others to wait for.
+        let chunk = n.div_ceil((self.threads.len() + 1) * 16);
         let job = Job {
             f: &f,
             n,
@@ -130,14 +130,24 @@ impl Workers {
             }
         }
         job.work();
-        while job.done.load(SeqCst) < n {
-            std::hint::spin_loop();
-        }
+        wait_until(|| job.done.load(SeqCst) == n);
         shared.job.store(std::ptr::null_mut(), SeqCst);
-        while shared.active.load(SeqCst) != 0 {
-            std::hint::spin_loop();
-        }
+        wait_until(|| shared.active.load(SeqCst) == 0);
         assert!(!job.panicked.load(SeqCst), "a worker thread panicked in a matrix product");
+    }
+}
+
+/// Waits for a worker to finish: briefly busy, then yielding the CPU, which
+/// the worker may be waiting for.
+fn wait_until(done: impl Fn() -> bool) {
+    let mut rounds = 0u32;
+    while !done() {
+        rounds += 1;
+        if rounds < SPINS {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 
