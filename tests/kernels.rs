@@ -1,5 +1,6 @@
-//! Our Q5_0 kernel gives bit for bit what candle's `QMatMul` gives, on
-//! random matrices of awkward shapes and on real weights of the 0.5B model.
+//! Our Q5_0, Q4_K and Q6_K kernels give bit for bit what candle's `QMatMul`
+//! gives, on random matrices of awkward shapes and on real weights of the
+//! 0.5B (Q5_0) and 1.5B (Q4_K, Q6_K) models.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
-use polybrief::engine::kernels::Q5_0Matrix;
+use polybrief::engine::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix};
 
 /// Deterministic pseudo-random values in [-1, 1) with a few large ones, as
 /// activations have.
@@ -93,4 +94,113 @@ fn real_q5_0_weights_match_candle() {
         checked += 1;
     }
     assert!(checked >= 3, "expected mostly Q5_0 weights in the 0.5B file, found {checked}");
+}
+
+/// Candle's product of `m` pseudo-random activation rows with `weights`:
+/// the activations and the result.
+fn candle_product(weights: &Arc<QTensor>, m: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let cols = weights.shape().dims2().unwrap().1;
+    let lhs = values(m * cols, seed);
+    let x = Tensor::from_vec(lhs.clone(), (1, m, cols), &Device::Cpu).unwrap();
+    let candle = QMatMul::from_arc(weights.clone()).unwrap();
+    (lhs, candle.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap())
+}
+
+fn assert_bits(got: &[f32], expected: &[f32], what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}: length");
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert_eq!(g.to_bits(), e.to_bits(), "{what}: element {i}: {g} vs candle {e}");
+    }
+}
+
+/// Compares every path of our Q4_K kernel with candle's on `m` rows.
+fn assert_same_q4k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
+    let (rows, cols) = weights.shape().dims2().unwrap();
+    let ours = Q4KMatrix::new(&weights).expect("a Q4_K matrix");
+    let (lhs, expected) = candle_product(&weights, m, seed);
+    let what = |path: &str| format!("Q4_K {name} ({rows}x{cols}), m={m}, {path}");
+    let x = Tensor::from_vec(lhs.clone(), (1, m, cols), &Device::Cpu).unwrap();
+    let got: Vec<f32> = ours.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_bits(&got, &expected, &what("forward"));
+    let mut out = vec![0f32; m * rows];
+    if ours.matmul_avx2(&lhs, &mut out) {
+        assert_bits(&out, &expected, &what("AVX2"));
+    }
+    ours.matmul_portable(&lhs, &mut out);
+    assert_bits(&out, &expected, &what("portable"));
+}
+
+/// Compares our Q6_K kernel with candle's on one row, and the product of
+/// `m` rows (which it leaves to candle).
+fn assert_same_q6k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
+    let (rows, cols) = weights.shape().dims2().unwrap();
+    let ours = Q6KMatrix::new(weights.clone()).expect("a Q6_K matrix");
+    let (lhs, expected) = candle_product(&weights, m, seed);
+    let what = |path: &str| format!("Q6_K {name} ({rows}x{cols}), m={m}, {path}");
+    let x = Tensor::from_vec(lhs.clone(), (1, m, cols), &Device::Cpu).unwrap();
+    let got: Vec<f32> = ours.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_bits(&got, &expected, &what("forward"));
+    if m == 1 {
+        let mut out = vec![0f32; rows];
+        ours.matvec(&lhs, &mut out);
+        assert_bits(&out, &expected, &what("matvec"));
+        ours.matvec_portable(&lhs, &mut out);
+        assert_bits(&out, &expected, &what("portable"));
+    }
+}
+
+#[test]
+fn random_k_quants_match_candle() {
+    // 256 = one block per row, 1280 = five; 16 and 48 rows = one and three
+    // tiles; 1, 3, 5 and 9 rows of activations (tiles of 4 and tails).
+    for (rows, cols) in [(16, 256), (48, 1280)] {
+        let w =
+            Tensor::from_vec(values(rows * cols, rows as u64), (rows, cols), &Device::Cpu).unwrap();
+        let q4k = Arc::new(QTensor::quantize(&w, GgmlDType::Q4K).unwrap());
+        let q6k = Arc::new(QTensor::quantize(&w, GgmlDType::Q6K).unwrap());
+        for m in [1, 3, 5, 9] {
+            assert_same_q4k(q4k.clone(), m, (m * cols) as u64, "random");
+            assert_same_q6k(q6k.clone(), m, (m * cols) as u64 + 1, "random");
+        }
+    }
+    // Q6_K: a row count that is no multiple of 16 or even of 2.
+    let w = Tensor::from_vec(values(7 * 512, 7), (7, 512), &Device::Cpu).unwrap();
+    let q6k = Arc::new(QTensor::quantize(&w, GgmlDType::Q6K).unwrap());
+    assert_same_q6k(q6k, 1, 77, "random");
+}
+
+#[test]
+fn k_quant_kernels_refuse_other_types() {
+    let w = Tensor::from_vec(values(16 * 256, 5), (16, 256), &Device::Cpu).unwrap();
+    for dtype in [GgmlDType::Q8_0, GgmlDType::Q5_0, GgmlDType::Q6K] {
+        assert!(Q4KMatrix::new(&QTensor::quantize(&w, dtype).unwrap()).is_none(), "{dtype:?}");
+    }
+    for dtype in [GgmlDType::Q8_0, GgmlDType::Q5_0, GgmlDType::Q4K] {
+        let q = Arc::new(QTensor::quantize(&w, dtype).unwrap());
+        assert!(Q6KMatrix::new(q).is_none(), "{dtype:?}");
+    }
+}
+
+#[test]
+fn real_k_quant_weights_match_candle() {
+    let path = common::model_path("qwen2.5-coder-1.5b-instruct-q4_k_m");
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    let mut checked = [0, 0];
+    for layer in [0, 13, 27] {
+        for part in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down"] {
+            let name = format!("blk.{layer}.{part}.weight");
+            let t = Arc::new(content.tensor(&mut file, &name, &Device::Cpu).unwrap());
+            for m in [1, 64] {
+                let seed = (layer * 100 + m) as u64;
+                match t.dtype() {
+                    GgmlDType::Q4K => assert_same_q4k(t.clone(), m, seed, &name),
+                    GgmlDType::Q6K => assert_same_q6k(t.clone(), m, seed, &name),
+                    other => panic!("{name} is {other:?}, expected Q4_K or Q6_K"),
+                }
+            }
+            checked[(t.dtype() == GgmlDType::Q6K) as usize] += 1;
+        }
+    }
+    assert!(checked[0] >= 9 && checked[1] >= 3, "Q4_K and Q6_K tensors checked: {checked:?}");
 }

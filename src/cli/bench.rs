@@ -9,7 +9,8 @@
 //! so that both see the same load on a shared machine. Medians are
 //! reported, with the ratio polybrief / llama.cpp. With `--briefs` it also
 //! times whole briefs (summary, zh, ru) of the seed article and of the first
-//! 10 SummEval articles. A benchmark, not a test: it reports, it asserts
+//! 10 SummEval articles. With `--kernels` it times our matrix kernels
+//! against candle's instead. A benchmark, not a test: it reports, it asserts
 //! nothing.
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use anyhow::Context;
 use candle_core::quantized::{gguf_file, QMatMul};
 use candle_core::Module;
 use polybrief::config::Config;
-use polybrief::engine::kernels::Q5_0Matrix;
+use polybrief::engine::qwen2::Linear;
 use polybrief::engine::{Llm, Tokenizer};
 use polybrief::ingest::{read_article, Article};
 use polybrief::pipeline::{BriefOptions, BriefPipeline};
@@ -59,9 +60,10 @@ pub struct Args {
     /// The evaluation data (seed article, SummEval) for `--briefs`.
     #[arg(long, default_value = "../shared/eval")]
     eval_dir: PathBuf,
-    /// Instead: time our Q5_0 kernel against candle's on the Q5_0 weights of
-    /// one layer of the first model, in CPU time of one thread (figures
-    /// that hold on a loaded machine); needs `--threads 1`.
+    /// Instead: time our matrix kernels (Q5_0, Q4_K, Q6_K) against
+    /// candle's on the weights of layer 0 (and the output projection) of
+    /// each model, in CPU time and wall time per product at the configured
+    /// thread count (with `--threads 1`, CPU time holds on a loaded machine).
     #[arg(long)]
     kernels: bool,
     /// Internal: one timed run of polybrief's engine on this GGUF file,
@@ -126,15 +128,17 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let catalog = Catalog::load(config.models_dir.as_deref())?;
     let store = ModelStore::new(&config.cache_dir, config.offline);
-    if args.kernels {
-        let id = args.models.first().map_or("qwen2.5-coder-0.5b-instruct-q4_k_m", |s| s.as_str());
-        return kernel_times(store.ensure(catalog.get(id)?)?.primary());
-    }
     let ids: Vec<String> = if args.models.is_empty() {
         catalog.models().iter().filter(|m| m.format == "gguf").map(|m| m.id.clone()).collect()
     } else {
         args.models.clone()
     };
+    if args.kernels {
+        for id in &ids {
+            kernel_times(id, store.ensure(catalog.get(id)?)?.primary())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let threads = candle_core::utils::get_num_threads();
     let runs = args.runs.max(1);
     if args.format != "json" {
@@ -361,59 +365,90 @@ fn time_briefs(config: &Config, id: &str, eval_dir: &Path) -> anyhow::Result<Bri
     Ok(BriefSeconds { seed: seed_s, summeval10_mean: total / articles.len().max(1) as f64 })
 }
 
-/// `bench --kernels`: CPU time per product of candle's `QMatMul` and our
-/// [`Q5_0Matrix`] on the Q5_0 weights of layer 0, one activation row
+/// `bench --kernels`: CPU and wall time per product of candle's `QMatMul`
+/// and of the kernel the engine uses, on the weights of layer 0 and the
+/// output projection that have a kernel of ours, for one activation row
 /// (decode) and 64 rows (prefill).
-fn kernel_times(gguf: &Path) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        candle_core::utils::get_num_threads() == 1,
-        "--kernels measures one thread's CPU time: pass --threads 1"
-    );
-    let mut file = std::fs::File::open(gguf)?;
-    let content = gguf_file::Content::read(&mut file)?;
-    let mut weights = Vec::new();
-    for name in content.tensor_infos.keys().filter(|n| n.starts_with("blk.0.")) {
-        let t = content.tensor(&mut file, name, &candle_core::Device::Cpu)?;
-        if t.dtype() == candle_core::quantized::GgmlDType::Q5_0 {
-            weights.push((name.clone(), Arc::new(t)));
-        }
-    }
-    anyhow::ensure!(!weights.is_empty(), "{} has no Q5_0 weights in layer 0", gguf.display());
-    weights.sort_by(|a, b| a.0.cmp(&b.0));
+fn kernel_times(id: &str, gguf: &Path) -> anyhow::Result<()> {
+    let mut file =
+        std::fs::File::open(gguf).with_context(|| format!("cannot open {}", gguf.display()))?;
+    let content = gguf_file::Content::read(&mut file)
+        .with_context(|| format!("{} is not a readable GGUF file", gguf.display()))?;
+    let mut names: Vec<&String> = content
+        .tensor_infos
+        .keys()
+        .filter(|n| n.starts_with("blk.0.") && n.ends_with(".weight") || *n == "output.weight")
+        .collect();
+    names.sort();
+    let threads = candle_core::utils::get_num_threads();
+    println!("{id}: ms per product, {threads} thread(s)");
     println!(
-        "{:<28} {:>4} {:>12} {:>12} {:>8}",
-        "tensor", "rows", "candle ms", "ours ms", "speedup"
+        "{:<26} {:>6} {:>5} {:>11} {:>9} {:>11} {:>9} {:>8}",
+        "tensor",
+        "kernel",
+        "rows",
+        "candle cpu",
+        "ours cpu",
+        "candle wall",
+        "ours wall",
+        "cpu gain"
     );
-    for m in [1, 64] {
-        for (name, w) in &weights {
-            let cols = w.shape().dims2()?.1;
+    for name in names {
+        let w = Arc::new(content.tensor(&mut file, name, &candle_core::Device::Cpu)?);
+        if w.rank() != 2 {
+            continue;
+        }
+        let ours = Linear::new(w.clone())?;
+        if ours.kernel() == "candle" {
+            continue;
+        }
+        let candle = QMatMul::from_arc(w.clone())?;
+        let cols = w.shape().dims2()?.1;
+        for m in [1, 64] {
+            // Our Q6_K kernel leaves products of several rows to candle.
+            if m > 1 && ours.kernel() == "Q6_K" {
+                continue;
+            }
             let x =
                 candle_core::Tensor::randn(0f32, 1f32, (1, m, cols), &candle_core::Device::Cpu)?;
-            let candle = QMatMul::from_arc(w.clone())?;
-            let ours = Q5_0Matrix::new(w.clone()).context("not a Q5_0 matrix")?;
-            let t_candle = cpu_ms_per_call(|| candle.forward(&x).map(drop))?;
-            let t_ours = cpu_ms_per_call(|| ours.forward(&x).map(drop))?;
+            let t_candle = time_per_call(|| candle.forward(&x).map(drop))?;
+            let t_ours = time_per_call(|| ours.forward(&x).map(drop))?;
             println!(
-                "{name:<28} {m:>4} {t_candle:>12.3} {t_ours:>12.3} {:>7.1}x",
-                t_candle / t_ours
+                "{name:<26} {:>6} {m:>5} {:>11.3} {:>9.3} {:>11.3} {:>9.3} {:>7.2}x",
+                ours.kernel(),
+                t_candle.cpu_ms,
+                t_ours.cpu_ms,
+                t_candle.wall_ms,
+                t_ours.wall_ms,
+                t_candle.cpu_ms / t_ours.cpu_ms
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    println!("load average {:.2}", load_average());
+    Ok(())
 }
 
-/// CPU milliseconds of this process per call of `f`, over at least 2 s of
-/// CPU time (the kernel's clock ticks are 10 ms).
-fn cpu_ms_per_call(f: impl Fn() -> candle_core::Result<()>) -> anyhow::Result<f64> {
+/// Milliseconds per call.
+struct CallTime {
+    /// CPU time of all this process's threads (spinning included).
+    cpu_ms: f64,
+    wall_ms: f64,
+}
+
+/// Time per call of `f`, over at least 2 s of CPU time (the kernel's clock
+/// ticks are 10 ms).
+fn time_per_call(f: impl Fn() -> candle_core::Result<()>) -> anyhow::Result<CallTime> {
     f()?;
     let start = process_cpu_ms()?;
+    let wall = Instant::now();
     let mut calls = 0u64;
     loop {
         f()?;
         calls += 1;
         let spent = process_cpu_ms()? - start;
         if spent >= 2000.0 {
-            return Ok(spent / calls as f64);
+            let wall_ms = wall.elapsed().as_secs_f64() * 1000.0;
+            return Ok(CallTime { cpu_ms: spent / calls as f64, wall_ms: wall_ms / calls as f64 });
         }
     }
 }

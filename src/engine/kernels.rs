@@ -1,4 +1,4 @@
-//! Matrix products candle has no fast CPU kernel for.
+//! Matrix products candle has no fast enough CPU kernel for.
 //!
 //! [`Q5_0Matrix`] multiplies f32 activations by a Q5_0 weight matrix. The
 //! 0.5B model stores most of its weights as Q5_0 (its width, 896, is no
@@ -10,7 +10,21 @@
 //! it is summed, and the float part repeats candle's operations in candle's
 //! order (`sum += (sumi * d_weight) * d_activation`, block after block).
 //! Only the integer part is vectorized (AVX2, chosen at run time; scalar code
-//! otherwise), and rows are shared among candle's worker threads.
+//! otherwise).
+//!
+//! [`Q4KMatrix`] and [`Q6KMatrix`] (module `k_quant`) do the same for the
+//! 1.5B model's Q4_K and Q6_K weights, which candle multiplies with vector
+//! code but through a bulkier copy of the weights; see that module for why
+//! their results are candle's too.
+//!
+//! All of them share rows among the engine's threads with [`Workers`],
+//! which does not wait for a thread the scheduler has not run.
+
+mod k_quant;
+mod workers;
+
+pub use k_quant::{Q4KMatrix, Q6KMatrix};
+pub use workers::Workers;
 
 use std::sync::Arc;
 
@@ -126,7 +140,7 @@ impl Q5_0Matrix {
         let (rows, cols) = (self.rows, self.cols);
         if m == 1 && use_avx2 {
             // Decode: each weight is used once, unpacked in registers.
-            candle_core::utils::barrier_pool().execute_chunked(rows, |range| {
+            Workers::get().run(rows, |range| {
                 for r in range {
                     let w = &weights[r * k_blocks..(r + 1) * k_blocks];
                     // SAFETY: AVX2 detected at run time; each r is written
@@ -138,7 +152,7 @@ impl Q5_0Matrix {
             });
             return;
         }
-        candle_core::utils::barrier_pool().execute_chunked(rows, |range| {
+        Workers::get().run(rows, |range| {
             // Each weight row is unpacked once to signed bytes, then dotted
             // with every activation row.
             let mut unpacked = vec![0i8; cols];

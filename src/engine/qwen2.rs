@@ -6,8 +6,9 @@
 //!   fed in are dequantized (the f32 table would be 933 MB for the 1.5B);
 //! - keys and values go into a preallocated cache that grows by doubling,
 //!   instead of being concatenated at every step;
-//! - Q5_0 weights (most of the 0.5B model) go through our own kernel,
-//!   [`super::kernels::Q5_0Matrix`], which gives candle's results faster;
+//! - Q5_0 weights (most of the 0.5B model), Q4_K and Q6_K weights (the
+//!   1.5B model) go through our own kernels in [`super::kernels`], which
+//!   give candle's results faster;
 //! - the key/value cache is a value of its own ([`KvCache`]), so several
 //!   sequences can be decoded in one step ([`Qwen2::forward_batch`]): decode
 //!   is bound by reading the weights, and one read then serves every
@@ -20,7 +21,7 @@ use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::kernels::Q5_0Matrix;
+use super::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix};
 
 /// Shape of the network, from the GGUF metadata.
 #[derive(Debug, Clone)]
@@ -131,16 +132,36 @@ impl KvCache {
 }
 
 /// A weight matrix and the kernel that multiplies by it.
-enum Linear {
+pub enum Linear {
     Candle(QMatMul),
     Q5_0(Q5_0Matrix),
+    Q4K(Q4KMatrix),
+    Q6K(Q6KMatrix),
 }
 
 impl Linear {
-    fn new(weights: Arc<QTensor>) -> Result<Linear> {
-        match Q5_0Matrix::new(weights.clone()) {
-            Some(m) => Ok(Linear::Q5_0(m)),
-            None => Ok(Linear::Candle(QMatMul::from_arc(weights)?)),
+    /// Our kernel for `weights` where there is one, candle's otherwise.
+    pub fn new(weights: Arc<QTensor>) -> Result<Linear> {
+        if let Some(m) = Q5_0Matrix::new(weights.clone()) {
+            return Ok(Linear::Q5_0(m));
+        }
+        // Our tiled copy replaces the weights, which are freed unless shared.
+        if let Some(m) = Q4KMatrix::new(&weights) {
+            return Ok(Linear::Q4K(m));
+        }
+        if let Some(m) = Q6KMatrix::new(weights.clone()) {
+            return Ok(Linear::Q6K(m));
+        }
+        Ok(Linear::Candle(QMatMul::from_arc(weights)?))
+    }
+
+    /// Whose kernel multiplies: `candle`, or ours for the named type.
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Linear::Candle(_) => "candle",
+            Linear::Q5_0(_) => "Q5_0",
+            Linear::Q4K(_) => "Q4_K",
+            Linear::Q6K(_) => "Q6_K",
         }
     }
 
@@ -153,15 +174,16 @@ impl Linear {
     /// those products go row by row. Every other kernel computes each row the
     /// same way whatever the number of rows (`tests/engine_identity.rs`).
     fn forward_rows(&self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Linear::Candle(QMatMul::QTensor(w)) if w.dtype() == GgmlDType::Q6K && x.dim(1)? > 1 => {
-                let rows = (0..x.dim(1)?)
-                    .map(|i| self.forward(&x.narrow(1, i, 1)?))
-                    .collect::<Result<Vec<_>>>()?;
-                Tensor::cat(&rows, 1)
-            }
-            _ => self.forward(x),
+        let q6k_by_tiles = match self {
+            Linear::Q6K(_) => true,
+            Linear::Candle(QMatMul::QTensor(w)) => w.dtype() == GgmlDType::Q6K,
+            _ => false,
+        };
+        if q6k_by_tiles && x.dim(1)? > 1 {
+            let rows = (0..x.dim(1)?).map(|i| self.forward(&x.narrow(1, i, 1)?)).collect::<Result<Vec<_>>>()?;
+            return Tensor::cat(&rows, 1);
         }
+        self.forward(x)
     }
 }
 
@@ -170,6 +192,8 @@ impl Module for Linear {
         match self {
             Linear::Candle(m) => m.forward(x),
             Linear::Q5_0(m) => m.forward(x),
+            Linear::Q4K(m) => m.forward(x),
+            Linear::Q6K(m) => m.forward(x),
         }
     }
 }
