@@ -130,8 +130,8 @@ fn assert_same_q4k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
     assert_bits(&out, &expected, &what("portable"));
 }
 
-/// Compares our Q6_K kernel with candle's on one row, and the product of
-/// `m` rows (which it leaves to candle).
+/// Compares our Q6_K kernel with candle's on one row, the product of `m`
+/// rows (which it leaves to candle), and `m` rows taken one by one.
 fn assert_same_q6k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
     let (rows, cols) = weights.shape().dims2().unwrap();
     let ours = Q6KMatrix::new(weights.clone()).expect("a Q6_K matrix");
@@ -147,6 +147,16 @@ fn assert_same_q6k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
         ours.matvec_portable(&lhs, &mut out);
         assert_bits(&out, &expected, &what("portable"));
     }
+    // Rows of a batched decode step: each row as candle multiplies it alone.
+    let alone: Vec<f32> = (0..m)
+        .flat_map(|i| {
+            let row = Tensor::from_vec(lhs[i * cols..(i + 1) * cols].to_vec(), (1, 1, cols), &Device::Cpu).unwrap();
+            let candle = QMatMul::from_arc(weights.clone()).unwrap();
+            candle.forward(&row).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        })
+        .collect();
+    let got: Vec<f32> = ours.forward_rows(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_bits(&got, &alone, &what("forward_rows"));
 }
 
 #[test]

@@ -171,19 +171,18 @@ impl Linear {
     ///
     /// candle multiplies a Q6_K matrix by one row with its compact kernel but
     /// by several rows with repacked tiles, whose sums round differently;
-    /// those products go row by row. Every other kernel computes each row the
-    /// same way whatever the number of rows (`tests/engine_identity.rs`).
+    /// those products take each row as one ([`Q6KMatrix::forward_rows`]).
+    /// Every other kernel computes each row the same way whatever the number
+    /// of rows (`tests/engine_identity.rs`).
     fn forward_rows(&self, x: &Tensor) -> Result<Tensor> {
-        let q6k_by_tiles = match self {
-            Linear::Q6K(_) => true,
-            Linear::Candle(QMatMul::QTensor(w)) => w.dtype() == GgmlDType::Q6K,
-            _ => false,
-        };
-        if q6k_by_tiles && x.dim(1)? > 1 {
-            let rows = (0..x.dim(1)?).map(|i| self.forward(&x.narrow(1, i, 1)?)).collect::<Result<Vec<_>>>()?;
-            return Tensor::cat(&rows, 1);
+        match self {
+            Linear::Q6K(m) if x.dim(1)? > 1 => m.forward_rows(x),
+            Linear::Candle(QMatMul::QTensor(w)) if w.dtype() == GgmlDType::Q6K && x.dim(1)? > 1 => {
+                let rows = (0..x.dim(1)?).map(|i| self.forward(&x.narrow(1, i, 1)?)).collect::<Result<Vec<_>>>()?;
+                Tensor::cat(&rows, 1)
+            }
+            _ => self.forward(x),
         }
-        self.forward(x)
     }
 }
 

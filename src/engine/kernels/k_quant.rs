@@ -424,6 +424,41 @@ impl Q6KMatrix {
         Tensor::from_vec(out, dims, x.device())
     }
 
+    /// `x (1, m, cols)` times the transposed weights, `(1, m, rows)`, each
+    /// activation row computed exactly as [`Q6KMatrix::forward`] computes it
+    /// alone (candle would use its tiles for several rows, which round
+    /// differently), but every weight row read once for all of them: the
+    /// rows of a batched decode step.
+    pub fn forward_rows(&self, x: &Tensor) -> Result<Tensor> {
+        let (lhs, mut dims) = flat_input(x, self.cols, "Q6_K")?;
+        let m = lhs.len() / self.cols;
+        let use_avx2 = best_isa() != Isa::Portable;
+        let kb = self.cols / QK_K;
+        let quantized = quantize_rows(&lhs, self.cols);
+        let ys: Vec<&[Q8KBlock]> = as_q8k(&quantized).chunks(kb).collect();
+        let weights = self.blocks();
+        let rows = self.rows;
+        let mut out = vec![0f32; m * rows];
+        let out_ptr = out.as_mut_ptr() as usize;
+        Workers::get().run(rows, |range| {
+            for r in range {
+                let x = &weights[r * kb..(r + 1) * kb];
+                for (i, y) in ys.iter().enumerate() {
+                    let dot = if use_avx2 {
+                        // SAFETY: AVX2 and FMA detected at run time.
+                        unsafe { avx2::q6k_dot(x, y) }
+                    } else {
+                        q6k_dot_portable(x, y)
+                    };
+                    // SAFETY: each (row, activation) is written by exactly one worker.
+                    unsafe { *(out_ptr as *mut f32).add(i * rows + r) = dot };
+                }
+            }
+        });
+        dims.push(rows);
+        Tensor::from_vec(out, dims, x.device())
+    }
+
     /// `out (rows) = weights x lhs (cols)`: one activation row.
     pub fn matvec(&self, lhs: &[f32], out: &mut [f32]) {
         self.matvec_with(lhs, out, best_isa() != Isa::Portable)
