@@ -29,8 +29,10 @@
 //!
 //! Those are candle's x86 kernels with AVX2 and FMA; elsewhere candle takes
 //! other paths with another order, so the constructors return `None` there
-//! and the weights stay with candle. The portable code below (used where AVX2
-//! is not, and by the tests) computes the same operations one by one.
+//! and the weights stay with candle. The portable code below computes the
+//! same operations one by one: it spells the order out, and the tests hold
+//! the vector code to it. The vector code is AVX-512 VNNI where the CPU has
+//! it (as candle's is there), AVX2 otherwise.
 
 use std::sync::Arc;
 
