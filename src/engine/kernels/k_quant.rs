@@ -29,8 +29,10 @@
 //!
 //! Those are candle's x86 kernels with AVX2 and FMA; elsewhere candle takes
 //! other paths with another order, so the constructors return `None` there
-//! and the weights stay with candle. The portable code below (used where AVX2
-//! is not, and by the tests) computes the same operations one by one.
+//! and the weights stay with candle. The portable code below computes the
+//! same operations one by one: it spells the order out, and the tests hold
+//! the vector code to it. The vector code is AVX-512 VNNI where the CPU has
+//! it (as candle's is there), AVX2 otherwise.
 
 use std::sync::Arc;
 
@@ -153,14 +155,14 @@ fn blocks_of<T>(weights: &QTensor, dtype: GgmlDType) -> Option<(&[T], usize, usi
         return None;
     }
     let (rows, cols) = weights.shape().dims2().ok()?;
-    if cols % QK_K != 0 {
+    if !cols.is_multiple_of(QK_K) {
         return None;
     }
     let bytes = match weights.data().ok()? {
         std::borrow::Cow::Borrowed(b) => b,
         std::borrow::Cow::Owned(_) => return None,
     };
-    let aligned = (bytes.as_ptr() as usize) % std::mem::align_of::<T>() == 0;
+    let aligned = (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>());
     let n = rows * cols / QK_K;
     if !aligned || bytes.len() != n * std::mem::size_of::<T>() {
         return None;
@@ -220,7 +222,7 @@ impl Q4KMatrix {
     /// AVX2 and FMA, rows a multiple of 16). The tensor is not kept.
     pub fn new(weights: &QTensor) -> Option<Q4KMatrix> {
         let (blocks, rows, cols) = blocks_of::<Q4KBlock>(weights, GgmlDType::Q4K)?;
-        if !candle_uses_x86_kernels() || rows % TILE != 0 {
+        if !candle_uses_x86_kernels() || !rows.is_multiple_of(TILE) {
             return None;
         }
         let kb = cols / QK_K;
@@ -367,7 +369,7 @@ fn q4k_tiles_portable(tiles: &[Q4KTile], acts: &[&[Q8KBlock]], acc: &mut [[f32; 
         for s in 0..8 {
             for (a, act) in acts.iter().enumerate() {
                 let y = &act[b];
-                for r in 0..TILE {
+                for (r, acc) in acc[a].iter_mut().enumerate() {
                     let mut isum = 0i32;
                     for g in 4 * s..4 * s + 4 {
                         for j in 0..4 {
@@ -378,8 +380,8 @@ fn q4k_tiles_portable(tiles: &[Q4KTile], acts: &[&[Q8KBlock]], acc: &mut [[f32; 
                     }
                     let scale = t.d[r] * t.scales[s][r] as f32;
                     let min = t.dmin[r] * t.mins[s][r] as f32;
-                    acc[a][r] = (isum as f32).mul_add(scale * y.d, acc[a][r]);
-                    acc[a][r] = (-min).mul_add(y.d * bsum32(y, s), acc[a][r]);
+                    *acc = (isum as f32).mul_add(scale * y.d, *acc);
+                    *acc = (-min).mul_add(y.d * bsum32(y, s), *acc);
                 }
             }
         }
@@ -546,6 +548,7 @@ mod avx2 {
 
     /// [`super::q4k_tiles_portable`], rows 0..8 and 8..16 of a tile in two
     /// vectors.
+    #[allow(clippy::needless_range_loop)] // lanes and activation rows by index
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn q4k_tiles<const N: usize>(
         tiles: &[Q4KTile],

@@ -101,6 +101,7 @@ impl Workers {
 
     /// Runs `f` over ranges covering `0..n` once, on this thread and on the
     /// workers that are running.
+    /// `f` must not call `run` (a worker would wait for itself).
     pub fn run(&self, n: usize, f: impl Fn(Range<usize>) + Sync) {
         if n == 0 {
             return;
