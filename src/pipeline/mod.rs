@@ -513,7 +513,8 @@ fn failed_checks(step: &Step) -> String {
 }
 
 /// The answer without the wrapping a chat model likes to add: a lead-in
-/// line ("Here is the summary:"), the prompt's tags, Markdown emphasis.
+/// line ("Here is the summary:"), the prompt's tags, Markdown emphasis, the
+/// prompt's list of names repeated.
 pub fn clean_answer(answer: &str) -> String {
     let mut text = answer.trim();
     for tag in ["<text>", "</text>", "<article>", "</article>"] {
@@ -528,8 +529,20 @@ pub fn clean_answer(answer: &str) -> String {
             lines.remove(0);
         }
     }
+    // The translate prompt lists names as "English = rendering"; the model
+    // sometimes repeats that list after its answer.
+    lines.retain(|line| !is_name_listing(line));
     let text = lines.join("\n");
     text.trim().trim_matches('*').trim().to_string()
+}
+
+/// A line such as "Beijing = Пекин": a short name, " = ", a short name.
+fn is_name_listing(line: &str) -> bool {
+    let short = |s: &str| {
+        let s = s.trim();
+        !s.is_empty() && s.split_whitespace().count() <= 6 && !s.contains(['.', '。', '!', '?', ',', '，'])
+    };
+    matches!(line.split_once(" = "), Some((a, b)) if short(a) && short(b))
 }
 
 #[cfg(test)]
@@ -542,6 +555,8 @@ mod tests {
         assert_eq!(clean_answer("<text>\n中国。\n</text>"), "中国。");
         assert_eq!(clean_answer("A did B.\nC did D."), "A did B.\nC did D.");
         assert_eq!(clean_answer("Only: one line"), "Only: one line");
+        assert_eq!(clean_answer("Путин прибыл в Пекин.\nПекин = Пекин\nBeijing = Пекин"), "Путин прибыл в Пекин.");
+        assert_eq!(clean_answer("x = 3, they said, is the answer."), "x = 3, they said, is the answer.");
     }
 }
 
