@@ -142,8 +142,8 @@ enum LazyLlm {
 /// Summarize and translate with the chat model, or with the task models given.
 pub struct BriefPipeline {
     llm: LazyLlm,
-    /// Shared with the closures of each model call, which cannot borrow
-    /// `self` while the model runs.
+    /// Shared so that a model call, which borrows the pipeline mutably, can
+    /// still read them.
     prompts: std::sync::Arc<Prompts>,
     model: ModelInfo,
     options: BriefOptions,

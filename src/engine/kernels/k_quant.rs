@@ -433,31 +433,9 @@ impl Q6KMatrix {
     /// rows of a batched decode step.
     pub fn forward_rows(&self, x: &Tensor) -> Result<Tensor> {
         let (lhs, mut dims) = flat_input(x, self.cols, "Q6_K")?;
-        let m = lhs.len() / self.cols;
-        let use_avx2 = best_isa() != Isa::Portable;
-        let kb = self.cols / QK_K;
-        let quantized = quantize_rows(&lhs, self.cols);
-        let ys: Vec<&[Q8KBlock]> = as_q8k(&quantized).chunks(kb).collect();
-        let weights = self.blocks();
-        let rows = self.rows;
-        let mut out = vec![0f32; m * rows];
-        let out_ptr = out.as_mut_ptr() as usize;
-        Workers::get().run(rows, |range| {
-            for r in range {
-                let x = &weights[r * kb..(r + 1) * kb];
-                for (i, y) in ys.iter().enumerate() {
-                    let dot = if use_avx2 {
-                        // SAFETY: AVX2 and FMA detected at run time.
-                        unsafe { avx2::q6k_dot(x, y) }
-                    } else {
-                        q6k_dot_portable(x, y)
-                    };
-                    // SAFETY: each (row, activation) is written by exactly one worker.
-                    unsafe { *(out_ptr as *mut f32).add(i * rows + r) = dot };
-                }
-            }
-        });
-        dims.push(rows);
+        let mut out = vec![0f32; lhs.len() / self.cols * self.rows];
+        self.rows_times(&lhs, &mut out, best_isa() != Isa::Portable);
+        dims.push(self.rows);
         Tensor::from_vec(out, dims, x.device())
     }
 
@@ -473,23 +451,31 @@ impl Q6KMatrix {
 
     fn matvec_with(&self, lhs: &[f32], out: &mut [f32], use_avx2: bool) {
         assert_eq!(lhs.len(), self.cols, "lhs is not one row");
-        assert_eq!(out.len(), self.rows, "output size");
-        let kb = self.cols / QK_K;
+        self.rows_times(lhs, out, use_avx2);
+    }
+
+    /// `out (m x rows)`: each of the `m` activation rows of `lhs` times the
+    /// weights with the one-row kernel, every weight row read once for all.
+    fn rows_times(&self, lhs: &[f32], out: &mut [f32], use_avx2: bool) {
+        let (kb, rows) = (self.cols / QK_K, self.rows);
+        assert_eq!(out.len(), lhs.len() / self.cols * rows, "output size");
         let quantized = quantize_rows(lhs, self.cols);
-        let y = as_q8k(&quantized);
+        let ys: Vec<&[Q8KBlock]> = as_q8k(&quantized).chunks(kb).collect();
         let weights = self.blocks();
         let out_ptr = out.as_mut_ptr() as usize;
-        Workers::get().run(self.rows, |range| {
+        Workers::get().run(rows, |range| {
             for r in range {
                 let x = &weights[r * kb..(r + 1) * kb];
-                let dot = if use_avx2 {
-                    // SAFETY: AVX2 and FMA detected at run time.
-                    unsafe { avx2::q6k_dot(x, y) }
-                } else {
-                    q6k_dot_portable(x, y)
-                };
-                // SAFETY: each row is written by exactly one worker.
-                unsafe { *(out_ptr as *mut f32).add(r) = dot };
+                for (i, y) in ys.iter().enumerate() {
+                    let dot = if use_avx2 {
+                        // SAFETY: AVX2 and FMA detected at run time.
+                        unsafe { avx2::q6k_dot(x, y) }
+                    } else {
+                        q6k_dot_portable(x, y)
+                    };
+                    // SAFETY: each (activation, row) is written by exactly one worker.
+                    unsafe { *(out_ptr as *mut f32).add(i * rows + r) = dot };
+                }
             }
         });
     }
