@@ -280,3 +280,9 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
         other => Ok(other?),
     }
 }
+
+/// `text` on one line, whitespace runs made single spaces: one output line
+/// per input line, as evaluation needs.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

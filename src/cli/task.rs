@@ -11,7 +11,7 @@ use polybrief::pipeline::{BriefOptions, BriefPipeline, Step};
 use polybrief::InputError;
 use serde::Serialize;
 
-use super::{print_stdout, Outcome, Progress};
+use super::{one_line, print_stdout, Outcome, Progress};
 
 /// What `summarize` and `translate` take besides their own options.
 #[derive(Debug, clap::Args)]
@@ -164,8 +164,4 @@ fn line_segments(inputs: &[PathBuf]) -> anyhow::Result<Vec<Segment>> {
         }
     }
     Ok(segments)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

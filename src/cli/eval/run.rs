@@ -163,7 +163,7 @@ pub fn run(args: RunArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 let step = step.with_context(|| id.clone())?;
                 // One line per segment, written at once: a killed run leaves
                 // only whole lines.
-                let line = step.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let line = crate::cli::one_line(&step.text);
                 out.write_all(format!("{line}\n").as_bytes())?;
                 out.flush()?;
                 progress.done(&id);
