@@ -69,15 +69,20 @@ pub struct Generation {
 /// one slice stay small however long the article is.
 const PREFILL_CHUNK: usize = 512;
 
+/// System turns kept for reuse: a brief has three (summary, zh, ru). One
+/// of the 1.5B model's translate prompt holds about 35 MB of keys/values.
+const SYSTEM_TURNS_KEPT: usize = 4;
+
 /// A loaded chat model.
 pub struct Llm {
     model: qwen2::Qwen2,
     /// One key/value cache per sequence of the largest batch so far, kept
     /// so that their memory is reused.
     caches: Vec<qwen2::KvCache>,
-    /// The last system turn computed, and the cache after it: prompts that
-    /// share it (every sentence of a translation run) start from a copy.
-    system_turn: Option<(Vec<u32>, qwen2::KvCache)>,
+    /// The last system turns computed, oldest first, each with the cache
+    /// after it: prompts that share one (every sentence of a translation
+    /// run, every article of a brief) start from a copy.
+    system_turns: Vec<(Vec<u32>, qwen2::KvCache)>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
@@ -105,7 +110,7 @@ impl Llm {
             .with_context(|| format!("cannot load the weights in {}", path.display()))?;
         let context_length = model.config().context_length;
         let caches = vec![model.new_cache()];
-        Ok(Llm { model, caches, system_turn: None, tokenizer, template, end_tokens, context_length })
+        Ok(Llm { model, caches, system_turns: Vec::new(), tokenizer, template, end_tokens, context_length })
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -250,9 +255,14 @@ impl Llm {
             self.caches.push(self.model.new_cache());
         }
         let (head, rest) = prompt.split_at(system_turn);
-        let cached = self.system_turn.as_ref().filter(|(tokens, _)| !head.is_empty() && tokens == head);
+        let cached = self.system_turns.iter().position(|(tokens, _)| !head.is_empty() && tokens == head);
         match cached {
-            Some((_, cache)) => self.caches[slot] = cache.deep_copy()?,
+            Some(i) => {
+                // Most recently used last.
+                let entry = self.system_turns.remove(i);
+                self.caches[slot] = entry.1.deep_copy()?;
+                self.system_turns.push(entry);
+            }
             None => {
                 let cache = &mut self.caches[slot];
                 cache.clear();
@@ -260,7 +270,10 @@ impl Llm {
                     self.model.forward(cache, chunk)?;
                 }
                 if !head.is_empty() {
-                    self.system_turn = Some((head.to_vec(), cache.deep_copy()?));
+                    if self.system_turns.len() == SYSTEM_TURNS_KEPT {
+                        self.system_turns.remove(0);
+                    }
+                    self.system_turns.push((head.to_vec(), cache.deep_copy()?));
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Checks on model output: is it in the right language and script, and does
-//! it keep to the facts (numbers) of its source. A failed check makes the
-//! pipeline retry once with a stricter prompt, then flag the output.
+//! it keep to the facts (numbers) of its source, is it about as long as it
+//! should be (translations). A failed check makes the pipeline ask once more, saying what
+//! failed, then flag the output.
 
 use serde::Serialize;
 
@@ -79,6 +80,13 @@ pub fn translation_checks(text: &str, code: &str, source: &str, glossary: &Gloss
             (!mixed.is_empty()).then(|| format!("Latin letters inside Russian words: {}", mixed.join(", "))),
         ));
     }
+    let changed = amounts_missing(text, code, source);
+    checks.push(Check::new(
+        "numbers_kept",
+        code,
+        changed.is_empty(),
+        (!changed.is_empty()).then(|| format!("numbers of the English missing or changed: {}", changed.join(", "))),
+    ));
     if let Some(problem) = length_problem(text, code, source) {
         checks.push(Check::new("length", code, false, Some(problem)));
     } else {
@@ -121,6 +129,192 @@ fn length_problem(text: &str, code: &str, source: &str) -> Option<String> {
     let ratio = units as f64 / english as f64;
     (ratio < low || ratio > high)
         .then(|| format!("{units} {what} for {english} English words: too {}", if ratio < low { "short" } else { "long" }))
+}
+
+/// Amounts written in digits in the English `source` that the rendering
+/// `text` (language `code`) does not give with the same value, each as
+/// written in English with, for Chinese, its usual form there ("24 million
+/// (2400万)"): a rendering that turns 24 million into 2.4亿 is wrong
+/// however fluent. Numbers under 10 without a decimal or scale are skipped
+/// (often written as words), as are those inside names ("COVID-19", "F-16")
+/// and clock times.
+fn amounts_missing(text: &str, code: &str, source: &str) -> Vec<String> {
+    let found: Vec<f64> = amounts(text, code).into_iter().flat_map(|a| a.values).collect();
+    let mut missing: Vec<String> = amounts(source, "en")
+        .into_iter()
+        .filter(|a| a.significant)
+        .filter(|a| !found.iter().any(|f| a.values.iter().any(|v| same_value(*f, *v))))
+        .map(|a| match (code, a.values[0]) {
+            ("zh", v) if v >= 1e4 && a.raw.split_whitespace().count() > 1 => format!("{} ({})", a.raw, chinese_amount(v)),
+            _ => a.raw,
+        })
+        .collect();
+    missing.dedup();
+    missing
+}
+
+fn same_value(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// `v` the way Chinese news writes it: 2400万, 2.4亿.
+fn chinese_amount(v: f64) -> String {
+    let (n, unit) = if v >= 1e8 { (v / 1e8, "亿") } else { (v / 1e4, "万") };
+    let n = format!("{n:.4}");
+    format!("{}{unit}", n.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// A number written in digits, with the scale word after it.
+struct Amount {
+    /// As written, with its scale word ("24 million").
+    raw: String,
+    /// The values it may stand for (a Russian "1,5" is 1.5 or 1500).
+    values: Vec<f64>,
+    /// Worth checking in a rendering: at least 10, or with a decimal or scale.
+    significant: bool,
+}
+
+/// The amounts of `text`, written in language `code` (`en`, `zh`, `ru`).
+fn amounts(text: &str, code: &str) -> Vec<Amount> {
+    let mut out = Vec::new();
+    let mut rest_start = 0;
+    for (raw, _) in numbers(text) {
+        let start = rest_start + text[rest_start..].find(raw).expect("numbers come from the text in order");
+        let end = start + raw.len();
+        rest_start = end;
+        if code == "en" && (in_name(text, start, end) || clock_time(text, start, end)) {
+            continue;
+        }
+        let (scale, scale_text) = scale_after(&text[end..], code);
+        let mut bases = Vec::new();
+        match code {
+            // A Russian comma is a decimal comma, or (in digit groups of
+            // three) a thousands separator.
+            "ru" => {
+                bases.push(raw.replace(',', ".").parse::<f64>().ok());
+                bases.push(raw.replace(',', "").parse::<f64>().ok());
+            }
+            _ => bases.push(raw.replace(',', "").parse::<f64>().ok()),
+        }
+        let values: Vec<f64> = bases.into_iter().flatten().map(|b| b * scale).collect();
+        let Some(&first) = values.first() else { continue };
+        let significant = first >= 10.0 || raw.contains('.') || scale > 1.0;
+        let raw = if scale_text.is_empty() { raw.to_string() } else { format!("{raw} {scale_text}") };
+        out.push(Amount { raw, values, significant });
+    }
+    if code == "ru" {
+        // "1 200 000": digit groups of three after a space are one number.
+        let joined = spaced_digit_groups(text);
+        out.extend(joined.into_iter().map(|v| Amount { raw: String::new(), values: vec![v], significant: false }));
+    }
+    out
+}
+
+/// The number at `start..end` of English `text` is part of a name or code:
+/// "COVID-19", "G20", "F-16", "1990s", "83rd" (but "16million" is not).
+fn in_name(text: &str, start: usize, end: usize) -> bool {
+    let mut before = text[..start].chars().rev();
+    let letter_before = match before.next() {
+        Some('-') => before.next().is_some_and(|c| c.is_ascii_alphabetic()),
+        c => c.is_some_and(|c| c.is_ascii_alphabetic()),
+    };
+    let after = text[end..].to_ascii_lowercase();
+    let letter_after = after.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !["bn", "mn", "tn", "million", "billion", "trillion"].iter().any(|s| after.starts_with(s));
+    letter_before || letter_after
+}
+
+/// The number at `start..end` of English `text` is part of a clock time.
+fn clock_time(text: &str, start: usize, end: usize) -> bool {
+    let after = text[end..].trim_start().to_ascii_lowercase();
+    text[..start].ends_with(':')
+        || text[end..].starts_with(':')
+        || ["am", "pm", "a.m", "p.m"].iter().any(|s| after.starts_with(s))
+}
+
+/// The scale word right after a number ("million", "万", "млн") and its
+/// factor; 1 and "" if none.
+fn scale_after(after: &str, code: &str) -> (f64, String) {
+    match code {
+        "zh" => {
+            // "2400万", "2.4亿", "20多万", "百万" = 百 x 万.
+            let mut factor = 1.0;
+            let mut taken = String::new();
+            for c in after.chars() {
+                let f = match c {
+                    '十' => 10.0,
+                    '百' => 100.0,
+                    '千' => 1e3,
+                    '万' => 1e4,
+                    '亿' => 1e8,
+                    '多' | '余' => 1.0,
+                    _ => break,
+                };
+                factor *= f;
+                taken.push(c);
+            }
+            (factor, String::new())
+        }
+        _ => {
+            let trimmed = after.trim_start_matches([' ', '\u{a0}', '\u{202f}']);
+            let word: String = trimmed.chars().take_while(|c| c.is_alphabetic()).collect();
+            let lower = word.to_lowercase();
+            let factor = match code {
+                "ru" => match lower.as_str() {
+                    w if w.starts_with("тыс") => 1e3,
+                    w if w.starts_with("млн") || w.starts_with("миллион") => 1e6,
+                    w if w.starts_with("млрд") || w.starts_with("миллиард") => 1e9,
+                    w if w.starts_with("трлн") || w.starts_with("триллион") => 1e12,
+                    _ => 1.0,
+                },
+                _ => match lower.as_str() {
+                    "thousand" => 1e3,
+                    "million" | "mn" => 1e6,
+                    "billion" | "bn" => 1e9,
+                    "trillion" | "tn" => 1e12,
+                    _ => 1.0,
+                },
+            };
+            (factor, if factor > 1.0 { word } else { String::new() })
+        }
+    }
+}
+
+/// Numbers written in digit groups separated by spaces ("1 200 000"), as
+/// Russian writes thousands.
+fn spaced_digit_groups(text: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let mut digits = String::new();
+        let mut groups = 0;
+        let mut j = i;
+        while j < chars.len() && chars[j].is_ascii_digit() {
+            digits.push(chars[j]);
+            j += 1;
+        }
+        while j + 3 < chars.len()
+            && matches!(chars[j], ' ' | '\u{a0}' | '\u{202f}')
+            && chars[j + 1..j + 4].iter().all(|c| c.is_ascii_digit())
+            && chars.get(j + 4).is_none_or(|c| !c.is_ascii_digit())
+        {
+            digits.extend(&chars[j + 1..j + 4]);
+            groups += 1;
+            j += 4;
+        }
+        if groups > 0 {
+            if let Ok(v) = digits.parse::<f64>() {
+                out.push(v);
+            }
+        }
+        i = j.max(i + 1);
+    }
+    out
 }
 
 /// A check that the output was not cut by the token limit.
@@ -181,6 +375,27 @@ mod tests {
         assert!(numbers_missing_from("No numbers here.", article).is_empty());
         // A full stop after a number is not a decimal point.
         assert!(numbers_missing_from("It happened in 2024.", article).is_empty());
+    }
+
+    #[test]
+    fn amounts_must_keep_their_value() {
+        let g = Glossary::builtin();
+        let en = "The study will cost 24 million euros, and the tunnel 13 billion, the ministers said on 12 March 2024.";
+        let kept = |text: &str, code: &str| {
+            translation_checks(text, code, en, g).into_iter().find(|c| c.name == "numbers_kept").unwrap()
+        };
+        assert!(kept("部长们于2024年3月12日表示，这项研究将耗资2400万欧元，隧道将耗资130亿欧元。", "zh").passed);
+        let wrong = kept("部长们于2024年3月12日表示，这项研究将耗资2.4亿欧元，隧道将耗资130亿欧元。", "zh");
+        assert_eq!(wrong.detail.as_deref(), Some("numbers of the English missing or changed: 24 million (2400万)"));
+        assert!(kept("Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 млн евро, а туннель — в 13 миллиардов.", "ru").passed);
+        assert!(kept("Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 000 000 евро, а туннель — в 13 млрд.", "ru").passed);
+        let wrong = kept("Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 млн евро, а туннель — в 13 млн.", "ru");
+        assert!(wrong.detail.unwrap().ends_with(": 13 billion"));
+        // Decimal commas, numbers inside names, clock times and small
+        // numbers written as words are no changes.
+        let en = "Rates rose to 0.25% at 7.30pm as COVID-19 cases hit 1,200 in two of the 5 regions.";
+        let kept = translation_checks("В 19:30 ставка выросла до 0,25%, когда число случаев COVID достигло 1200 в двух из пяти регионов.", "ru", en, g);
+        assert!(kept.iter().all(|c| c.name != "numbers_kept" || c.passed), "{kept:?}");
     }
 
     #[test]

@@ -76,51 +76,40 @@ impl Prompts {
         let prompts = Prompts { summarize, translate, glossary };
         // Render everything once so a broken template fails at start, not
         // after an hour of batch work.
-        prompts.summary_messages("x", None, false)?;
+        prompts.summary_messages("x", false, Some("x"))?;
         for code in prompts.translate.languages.keys() {
-            prompts.translation_messages("x", code, None)?;
+            prompts.translation_messages("x", code, Some("x"))?;
         }
         Ok(prompts)
     }
 
     /// Messages asking for the summary of `article` (or, with `combine`, of
-    /// section summaries); `failed` names the checks a first answer failed.
-    pub fn summary_messages(
-        &self,
-        article: &str,
-        failed: Option<&str>,
-        combine: bool,
-    ) -> anyhow::Result<Vec<Message>> {
+    /// section summaries); `failed` says what was wrong with a first answer.
+    pub fn summary_messages(&self, article: &str, combine: bool, failed: Option<&str>) -> anyhow::Result<Vec<Message>> {
         let p = &self.summarize;
-        let mut system = p.system.clone();
-        if let Some(failed) = failed {
-            system.push('\n');
-            system.push_str(&render(&p.retry, minijinja::context! { failed })?);
-        }
         let user_template = if combine { &p.combine } else { &p.user };
-        let user = render(user_template, minijinja::context! { article })?;
-        Ok(vec![Message::system(system), Message::user(user)])
+        let mut user = render(user_template, minijinja::context! { article })?;
+        if let Some(failed) = failed {
+            user.push_str("\n\n");
+            user.push_str(&render(&p.retry, minijinja::context! { failed })?);
+        }
+        Ok(vec![Message::system(p.system.clone()), Message::user(user)])
     }
 
-    /// Messages asking for `text` in the language with code `lang`.
-    pub fn translation_messages(
-        &self,
-        text: &str,
-        lang: &str,
-        failed: Option<&str>,
-    ) -> anyhow::Result<Vec<Message>> {
+    /// Messages asking for `text` in the language with code `lang`;
+    /// `failed` says what was wrong with a first answer.
+    pub fn translation_messages(&self, text: &str, lang: &str, failed: Option<&str>) -> anyhow::Result<Vec<Message>> {
         let p = &self.translate;
         let target = self.language(lang)?;
         let names = self.glossary.names_in(text, lang);
         let vars =
             minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
-        let mut system = render(&p.system, &vars)?;
+        let mut user = render(&p.user, &vars)?;
         if failed.is_some() {
-            system.push('\n');
-            system.push_str(&render(&p.retry, &vars)?);
+            user.push_str("\n\n");
+            user.push_str(&render(&p.retry, &vars)?);
         }
-        let user = render(&p.user, &vars)?;
-        Ok(vec![Message::system(system), Message::user(user)])
+        Ok(vec![Message::system(render(&p.system, &vars)?), Message::user(user)])
     }
 
     /// The target language for `code`, or an error listing the known ones.
@@ -145,12 +134,17 @@ mod tests {
     #[test]
     fn builtin_prompts_render_with_the_article_inside() {
         let p = Prompts::load(None, None).unwrap();
-        let m = p.summary_messages("ARTICLE BODY", None, false).unwrap();
+        let m = p.summary_messages("ARTICLE BODY", false, None).unwrap();
         assert!(m[1].content.contains("ARTICLE BODY"));
-        let m = p.summary_messages("A", Some("numbers not in the article: 42"), false).unwrap();
-        assert!(m[0].content.contains("numbers not in the article: 42"));
+        // What a first answer failed goes into the user turn: the system
+        // turn stays the same, so its keys and values are reused.
+        let retry = p.summary_messages("ARTICLE BODY", false, Some("numbers not in the article: 42")).unwrap();
+        assert_eq!(retry[0], m[0]);
+        assert!(retry[1].content.contains("ARTICLE BODY") && retry[1].content.contains("numbers not in the article: 42"));
         let m = p.translation_messages("Hello", "ru", None).unwrap();
         assert!(m[0].content.contains("Russian") && m[1].content.contains("Hello"));
+        let retry = p.translation_messages("Hello", "ru", Some("English words left untranslated: hello")).unwrap();
+        assert!(retry[0] == m[0] && retry[1].content.contains("untranslated: hello"));
         assert!(p.translation_messages("Hello", "xx", None).unwrap_err().to_string().contains("zh"));
     }
 
@@ -164,7 +158,7 @@ mod tests {
         )
         .unwrap();
         let p = Prompts::load(Some(&dir), None).unwrap();
-        assert_eq!(p.summary_messages("a", None, false).unwrap()[1].content, "U a");
+        assert_eq!(p.summary_messages("a", false, None).unwrap()[1].content, "U a");
         assert!(p.language("zh").is_ok());
         std::fs::write(dir.join("translate.toml"), "system = \"{% if\"").unwrap();
         let err = Prompts::load(Some(&dir), None).unwrap_err();
