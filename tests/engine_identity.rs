@@ -8,7 +8,7 @@ mod common;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_qwen2::ModelWeights;
-use polybrief::engine::{GenerationOptions, Llm, Message};
+use polybrief::engine::{GenerationOptions, Llm, Message, PromptCache};
 
 const NEW_TOKENS: usize = 64;
 
@@ -82,14 +82,29 @@ fn check_batch(llm: &mut Llm, id: &str) {
     assert!(lengths.len() > 1, "{id}: the replies should end at different steps: {lengths:?}");
 
     // A system turn copied from the previous prompt gives what computing it
-    // gives: the same conversation right after itself (copied), and after
-    // one with another system turn (computed).
-    let other = vec![Message::system("You translate news."), Message::user("Translate into Russian: Good morning.")];
+    // gives: the same conversation right after itself (copied), in a fresh
+    // model with a prompt cache folder (computed, then saved), and in
+    // another fresh model with that folder (read back).
     let again = llm.generate(&conversations[0], &options).unwrap();
     assert_eq!(again.text, alone[0].text, "{id}: a copied system turn changed the output");
-    llm.generate(&other, &options).unwrap();
-    let fresh = llm.generate(&conversations[0], &options).unwrap();
-    assert_eq!(fresh.text, alone[0].text, "{id}: a recomputed system turn changed the output");
+    let folder = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for run in ["computed", "read back"] {
+        let mut fresh = Llm::load(&common::model_path(id)).unwrap();
+        fresh.set_prompt_cache(PromptCache::new(folder.path(), id));
+        let reply = fresh.generate(&conversations[0], &options).unwrap();
+        assert_eq!(reply.text, alone[0].text, "{id}: a system turn {run} changed the output");
+        // One file per system turn; read back, it is not written again.
+        use std::os::unix::fs::MetadataExt;
+        let saved: Vec<(std::path::PathBuf, u64)> = std::fs::read_dir(folder.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.path(), e.metadata().unwrap().ino()))
+            .collect();
+        assert_eq!(saved.len(), 1, "{id}: {saved:?}");
+        files.push(saved);
+    }
+    assert_eq!(files[0], files[1], "{id}: the saved system turn was computed again");
 }
 
 fn check_model(id: &str) {

@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod kernels;
+pub mod prompt_cache;
 pub mod qwen2;
 pub mod tokenizer;
 
@@ -21,6 +22,7 @@ use candle_transformers::generation::{LogitsProcessor, Sampling};
 use serde::Serialize;
 
 pub use chat::{ChatTemplate, Message, PromptPiece};
+pub use prompt_cache::PromptCache;
 pub use tokenizer::Tokenizer;
 
 /// How to decode.
@@ -83,6 +85,8 @@ pub struct Llm {
     /// after it: prompts that share one (every sentence of a translation
     /// run, every article of a brief) start from a copy.
     system_turns: Vec<(Vec<u32>, qwen2::KvCache)>,
+    /// Where system turns are saved for later runs, if anywhere.
+    prompt_cache: Option<PromptCache>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
     end_tokens: Vec<u32>,
@@ -110,7 +114,22 @@ impl Llm {
             .with_context(|| format!("cannot load the weights in {}", path.display()))?;
         let context_length = model.config().context_length;
         let caches = vec![model.new_cache()];
-        Ok(Llm { model, caches, system_turns: Vec::new(), tokenizer, template, end_tokens, context_length })
+        Ok(Llm {
+            model,
+            caches,
+            system_turns: Vec::new(),
+            prompt_cache: None,
+            tokenizer,
+            template,
+            end_tokens,
+            context_length,
+        })
+    }
+
+    /// Saves each system turn computed into `cache`, and reads it from
+    /// there instead of computing it (see [`prompt_cache`]).
+    pub fn set_prompt_cache(&mut self, cache: PromptCache) {
+        self.prompt_cache = Some(cache);
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -264,10 +283,24 @@ impl Llm {
                 self.system_turns.push(entry);
             }
             None => {
+                let n_layer = self.model.config().n_layer;
+                let saved = match &self.prompt_cache {
+                    Some(saved) if !head.is_empty() => saved.load(head, n_layer, &Device::Cpu),
+                    _ => None,
+                };
                 let cache = &mut self.caches[slot];
-                cache.clear();
-                for chunk in head.chunks(PREFILL_CHUNK) {
-                    self.model.forward(cache, chunk)?;
+                match saved {
+                    Some(saved) => *cache = saved,
+                    None => {
+                        cache.clear();
+                        for chunk in head.chunks(PREFILL_CHUNK) {
+                            self.model.forward(cache, chunk)?;
+                        }
+                        if let (Some(saved), false) = (&self.prompt_cache, head.is_empty()) {
+                            // A cache that cannot be written only costs time later.
+                            let _ = saved.save(head, cache);
+                        }
+                    }
                 }
                 if !head.is_empty() {
                     if self.system_turns.len() == SYSTEM_TURNS_KEPT {

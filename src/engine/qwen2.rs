@@ -121,6 +121,28 @@ impl KvCache {
         Ok(KvCache { layers, position: self.position })
     }
 
+    /// Each layer's keys and values, `(1, heads, positions, head_dim)`.
+    pub fn layers(&self) -> Result<Vec<(Tensor, Tensor)>> {
+        let held = |b: &CacheBuffer| match &b.data {
+            Some(d) => d.narrow(2, 0, b.len),
+            None => candle_core::bail!("an empty cache has no layers to give"),
+        };
+        self.layers.iter().map(|(k, v)| Ok((held(k)?, held(v)?))).collect()
+    }
+
+    /// A cache holding `position` positions given layer by layer, as
+    /// [`KvCache::layers`] gives them.
+    pub fn from_layers(layers: Vec<(Tensor, Tensor)>, position: usize) -> Result<KvCache> {
+        let buffer = |t: Tensor| -> Result<CacheBuffer> {
+            if t.rank() != 4 || t.dim(2)? != position {
+                candle_core::bail!("a saved layer holds {:?}, not {position} positions", t.dims());
+            }
+            Ok(CacheBuffer { data: Some(t), len: position })
+        };
+        let layers = layers.into_iter().map(|(k, v)| Ok((buffer(k)?, buffer(v)?))).collect::<Result<_>>()?;
+        Ok(KvCache { layers, position })
+    }
+
     /// Forgets everything: a new sequence (the memory is kept for reuse).
     pub fn clear(&mut self) {
         for (keys, values) in &mut self.layers {

@@ -185,7 +185,10 @@ impl BriefPipeline {
     fn llm(&mut self) -> anyhow::Result<&mut Llm> {
         if let LazyLlm::Pending { store, manifest } = &self.llm {
             let local = store.ensure(manifest)?;
-            self.llm = LazyLlm::Loaded(Llm::load(local.primary())?);
+            let mut llm = Llm::load(local.primary())?;
+            let dir = store.model_dir(&manifest.id).join("prompt-cache");
+            llm.set_prompt_cache(crate::engine::PromptCache::new(&dir, &manifest.files[0].sha256));
+            self.llm = LazyLlm::Loaded(llm);
         }
         match &mut self.llm {
             LazyLlm::Loaded(llm) => Ok(llm),
