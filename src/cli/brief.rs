@@ -45,63 +45,99 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         remove_stale_temporaries(out);
     }
     let items: Vec<_> = ArticleReader::new(&args.inputs, true).collect();
-    let mut progress = Progress::new(items.len(), "briefing");
-    let mut outcome = Outcome::default();
-    let mut pipeline: Option<BriefPipeline> = None;
+    let mut run = Run {
+        args: &args,
+        config,
+        options: options.clone(),
+        langs: &langs,
+        pipeline: None,
+        pending: Vec::new(),
+        progress: Progress::new(items.len(), "briefing"),
+        outcome: Outcome::default(),
+    };
     for item in items {
         let article = match item {
             Ok(article) => article,
             Err(e) => {
+                // Articles before it are written first: outputs keep the input order.
+                run.flush()?;
                 let record = ErrorRecord { id: e.id.clone(), source: e.source.clone(), error: e.error.to_string() };
                 emit_error(&args, &record)?;
-                progress.failed(&record.id, &record.error);
-                outcome.input_errors += 1;
+                run.progress.failed(&record.id, &record.error);
+                run.outcome.input_errors += 1;
                 continue;
             }
         };
         let target = args.out.as_ref().map(|dir| output_path(dir, &article.id, args.format));
         if args.resume && target.as_ref().is_some_and(|t| t.exists()) {
-            progress.skipped(&article.id);
-            outcome.skipped += 1;
+            run.progress.skipped(&article.id);
+            run.outcome.skipped += 1;
             continue;
         }
-        if pipeline.is_none() {
-            pipeline = Some(BriefPipeline::load(config, options.clone())?);
-        }
-        let pipeline = pipeline.as_mut().expect("loaded above");
-        match brief_one(pipeline, &article, &langs, args.format, target.as_deref()) {
-            Ok(()) => {
-                if let Some(dir) = &args.out {
-                    // An error record from an earlier run is now out of date.
-                    let _ = std::fs::remove_file(dir.join(format!("{}.error.json", file_stem(&article.id))));
-                }
-                progress.done(&article.id);
-                outcome.done += 1;
-            }
-            Err(e) => {
-                let record = ErrorRecord { id: article.id.clone(), source: article.source.clone(), error: format!("{e:#}") };
-                emit_error(&args, &record)?;
-                progress.failed(&record.id, &record.error);
-                outcome.runtime_errors += 1;
-            }
+        run.pending.push(article);
+        if run.pending.len() >= options.batch_size.max(1) {
+            run.flush()?;
         }
     }
-    progress.finish(&outcome);
-    Ok(outcome.exit_code())
+    run.flush()?;
+    run.progress.finish(&run.outcome);
+    Ok(run.outcome.exit_code())
 }
 
-fn brief_one(
-    pipeline: &mut BriefPipeline,
-    article: &Article,
-    langs: &[String],
-    format: Format,
-    target: Option<&Path>,
-) -> anyhow::Result<()> {
-    let brief = pipeline.brief(article)?;
-    let text = render::brief(&brief, langs, format);
-    match target {
-        Some(path) => write_atomically(path, text.as_bytes()),
-        None => super::print_stdout(&text),
+/// A `brief` run: articles are briefed `--batch` at a time.
+struct Run<'a> {
+    args: &'a Args,
+    config: &'a Config,
+    options: BriefOptions,
+    langs: &'a [String],
+    /// Loaded for the first article to brief (not for a run that only skips).
+    pipeline: Option<BriefPipeline>,
+    pending: Vec<Article>,
+    progress: Progress,
+    outcome: Outcome,
+}
+
+impl Run<'_> {
+    /// Briefs the pending articles together and writes each result.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.pipeline.is_none() {
+            self.pipeline = Some(BriefPipeline::load(self.config, self.options.clone())?);
+        }
+        let pipeline = self.pipeline.as_mut().expect("loaded above");
+        let articles = std::mem::take(&mut self.pending);
+        let refs: Vec<&Article> = articles.iter().collect();
+        for (article, brief) in articles.iter().zip(pipeline.briefs(&refs)) {
+            let args = self.args;
+            let target = args.out.as_ref().map(|dir| output_path(dir, &article.id, args.format));
+            let written = brief.and_then(|brief| {
+                let text = render::brief(&brief, self.langs, args.format);
+                match &target {
+                    Some(path) => write_atomically(path, text.as_bytes()),
+                    None => super::print_stdout(&text),
+                }
+            });
+            match written {
+                Ok(()) => {
+                    if let Some(dir) = &args.out {
+                        // An error record from an earlier run is now out of date.
+                        let _ = std::fs::remove_file(dir.join(format!("{}.error.json", file_stem(&article.id))));
+                    }
+                    self.progress.done(&article.id);
+                    self.outcome.done += 1;
+                }
+                Err(e) => {
+                    let record =
+                        ErrorRecord { id: article.id.clone(), source: article.source.clone(), error: format!("{e:#}") };
+                    emit_error(args, &record)?;
+                    self.progress.failed(&record.id, &record.error);
+                    self.outcome.runtime_errors += 1;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -231,46 +231,70 @@ impl BriefPipeline {
 
     /// The whole brief of one article.
     pub fn brief(&mut self, article: &Article) -> anyhow::Result<Brief> {
-        let start = Instant::now();
-        let (summary, input) = self.summarize_article(&article.text)?;
-        let mut tokens = TokenCounts::default();
-        let mut timings = BTreeMap::new();
-        let mut all_checks = Vec::new();
-        let mut add = |name: &str, step: &Step, checks: &mut Vec<Check>| {
-            tokens.prompt += step.prompt_tokens;
-            tokens.generated += step.generated_tokens;
-            timings.insert(name.to_string(), step.ms);
-            checks.extend(step.checks.iter().cloned());
-        };
-        add("summary", &summary, &mut all_checks);
+        self.briefs(&[article]).pop().expect("one result per article")
+    }
 
-        // The renderings are decoded together: one pass over the weights
-        // serves every language.
+    /// The briefs of several articles: their summaries are decoded together,
+    /// then all their renderings (see [`Llm::generate_batch`]); each brief is
+    /// what [`BriefPipeline::brief`] gives for the article alone, but for
+    /// its times. A failed article fails alone.
+    pub fn briefs(&mut self, articles: &[&Article]) -> Vec<anyhow::Result<Brief>> {
+        let start = Instant::now();
+        let texts: Vec<&str> = articles.iter().map(|a| a.text.as_str()).collect();
+        let summaries = self.summarize_articles(&texts);
         let langs = self.options.langs.clone();
-        let items: Vec<(&str, &str)> = langs.iter().map(|l| (summary.text.as_str(), l.as_str())).collect();
-        let mut translations = BTreeMap::new();
-        for (code, step) in langs.iter().zip(self.translate_batch(&items)) {
-            let step = step?;
-            add(code, &step, &mut all_checks);
-            translations.insert(code.clone(), step.text);
-        }
-        timings.insert("total".into(), start.elapsed().as_millis() as u64);
-        let status = if all_checks.iter().all(|c| c.passed) { "ok" } else { "flagged" };
-        Ok(Brief {
-            id: article.id.clone(),
-            source: article.source.clone(),
-            title: article.title.clone(),
-            summary: summary.text,
-            translations,
-            model: self.model.clone(),
-            input,
-            tokens,
-            timings_ms: timings,
-            checks: all_checks,
-            status,
-            notes: article.notes.clone(),
-            task_models: self.task_models(),
-        })
+        let items: Vec<(&str, &str)> = summaries
+            .iter()
+            .flat_map(|s| s.as_ref().ok())
+            .flat_map(|(summary, _)| langs.iter().map(|l| (summary.text.as_str(), l.as_str())))
+            .collect();
+        let mut renderings = self.translate_batch(&items).into_iter();
+        let task_models = self.task_models();
+        let total = start.elapsed().as_millis() as u64;
+        articles
+            .iter()
+            .zip(summaries)
+            .map(|(article, summary)| {
+                let (summary, input) = summary?;
+                // Every rendering is taken, even after a failed one, so that
+                // the next article gets its own.
+                let steps: Vec<anyhow::Result<Step>> =
+                    langs.iter().map(|_| renderings.next().expect("one rendering per language")).collect();
+                let mut tokens = TokenCounts::default();
+                let mut timings = BTreeMap::new();
+                let mut checks = Vec::new();
+                let mut translations = BTreeMap::new();
+                let mut add = |name: &str, step: &Step| {
+                    tokens.prompt += step.prompt_tokens;
+                    tokens.generated += step.generated_tokens;
+                    timings.insert(name.to_string(), step.ms);
+                    checks.extend(step.checks.iter().cloned());
+                };
+                add("summary", &summary);
+                for (code, step) in langs.iter().zip(steps) {
+                    let step = step?;
+                    add(code, &step);
+                    translations.insert(code.clone(), step.text);
+                }
+                timings.insert("total".into(), total);
+                let status = if checks.iter().all(|c| c.passed) { "ok" } else { "flagged" };
+                Ok(Brief {
+                    id: article.id.clone(),
+                    source: article.source.clone(),
+                    title: article.title.clone(),
+                    summary: summary.text,
+                    translations,
+                    model: self.model.clone(),
+                    input,
+                    tokens,
+                    timings_ms: timings,
+                    checks,
+                    status,
+                    notes: article.notes.clone(),
+                    task_models: task_models.clone(),
+                })
+            })
+            .collect()
     }
 
     /// The English summary of `article`, sectioned when over the budget.
