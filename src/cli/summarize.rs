@@ -14,7 +14,5 @@ pub struct Args {
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let options = args.segments.generation.brief_options();
-    task::run(&args.segments, options, config, "summarizing", |p, texts| {
-        p.summarize_articles(texts).into_iter().map(|r| r.map(|(step, _)| step)).collect()
-    })
+    task::run(&args.segments, options, config, "summarizing", |p, texts| p.segments(texts, None))
 }

@@ -34,9 +34,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
         // back per text.
         let paragraphs: Vec<Vec<&str>> =
             texts.iter().map(|t| polybrief::ingest::sentences::paragraphs(t)).collect();
-        let items: Vec<(&str, &str)> =
-            paragraphs.iter().flatten().map(|paragraph| (*paragraph, lang.as_str())).collect();
-        let mut steps = p.translate_batch(&items).into_iter();
+        let all: Vec<&str> = paragraphs.iter().flatten().copied().collect();
+        let mut steps = p.segments(&all, Some(&lang)).into_iter();
         paragraphs
             .iter()
             .map(|ps| {

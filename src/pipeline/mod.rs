@@ -352,6 +352,19 @@ impl BriefPipeline {
         Ok((step, InputReport { tokens, method: "sectioned", sections: sections.len() }))
     }
 
+    /// The summaries of `texts` (`lang` none) or their renderings in the
+    /// language with code `lang`, decoded together: one step per text, as
+    /// `summarize`, `translate` and `eval run` write them.
+    pub fn segments(&mut self, texts: &[&str], lang: Option<&str>) -> Vec<anyhow::Result<Step>> {
+        match lang {
+            None => self.summarize_articles(texts).into_iter().map(|r| r.map(|(step, _)| step)).collect(),
+            Some(lang) => {
+                let items: Vec<(&str, &str)> = texts.iter().map(|t| (*t, lang)).collect();
+                self.translate_batch(&items)
+            }
+        }
+    }
+
     /// `text` rendered in the language with code `lang`.
     pub fn translate(&mut self, text: &str, lang: &str) -> anyhow::Result<Step> {
         self.translate_batch(&[(text, lang)]).pop().expect("one result per item")

@@ -151,13 +151,7 @@ pub fn run(args: RunArgs, config: &Config) -> anyhow::Result<ExitCode> {
             }
             let p = pipeline.as_mut().expect("loaded");
             let texts: Vec<&str> = chunk.iter().map(|(_, s)| s.as_str()).collect();
-            let steps: Vec<anyhow::Result<polybrief::pipeline::Step>> = match &task.lang {
-                None => p.summarize_articles(&texts).into_iter().map(|r| r.map(|(s, _)| s)).collect(),
-                Some(lang) => {
-                    let items: Vec<(&str, &str)> = texts.iter().map(|t| (*t, lang.as_str())).collect();
-                    p.translate_batch(&items)
-                }
-            };
+            let steps = p.segments(&texts, task.lang.as_deref());
             for ((i, _), step) in chunk.iter().zip(steps) {
                 let id = format!("{}:{}", task.name, i + 1);
                 let step = step.with_context(|| id.clone())?;
