@@ -98,6 +98,7 @@ fn check_batch(llm: &mut Llm, id: &str) {
         use std::os::unix::fs::MetadataExt;
         let saved: Vec<(std::path::PathBuf, u64)> = std::fs::read_dir(folder.path())
             .unwrap()
+            .flat_map(|build| std::fs::read_dir(build.unwrap().path()).unwrap())
             .map(|e| e.unwrap())
             .map(|e| (e.path(), e.metadata().unwrap().ino()))
             .collect();

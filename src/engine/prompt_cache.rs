@@ -1,14 +1,15 @@
 //! System turns' keys and values kept on disk.
 //!
 //! The translate prompt's system turn, with its example sentences, is about
-//! 330 tokens: computing it for Chinese and Russian (and the summary's) costs
-//! a one-article brief some 8 seconds on two cores, on every run. With a
+//! 300 tokens: computing it for Chinese and Russian (and the summary's) costs
+//! a one-article brief some 7 seconds on two cores, on every run. With a
 //! cache folder set ([`crate::engine::Llm::set_prompt_cache`]) each system
 //! turn is computed once, saved, and read back by later runs.
 //!
-//! A file is used only by the build that wrote it: its name hashes the
-//! running executable's size and modification time with the model and the
-//! tokens. Another build may round differently, and an output must never
+//! A file is used only by the build that wrote it: it sits in a folder
+//! named by a hash of the running executable's size and modification time
+//! and of the model (files of other builds are deleted when a turn is
+//! saved), and its name hashes the tokens. Another build may round differently, and an output must never
 //! depend on which build computed a system turn; with the same build, keys
 //! and values read back are the bits computed, so outputs stay the same
 //! (`tests/engine_identity.rs`).
@@ -24,9 +25,10 @@ use super::qwen2::KvCache;
 /// A folder of saved system turns for one model.
 #[derive(Debug, Clone)]
 pub struct PromptCache {
+    /// Holds one folder per build and model; only this one's is kept.
+    root: PathBuf,
+    /// `root/<hash of the model and the build>`.
     dir: PathBuf,
-    /// The model and the build, hashed into every file name.
-    key: String,
 }
 
 impl PromptCache {
@@ -36,12 +38,12 @@ impl PromptCache {
             .and_then(std::fs::metadata)
             .map(|m| format!("{}:{:?}", m.len(), m.modified().ok()))
             .unwrap_or_default();
-        PromptCache { dir: dir.to_path_buf(), key: format!("{model}\n{build}") }
+        let key = hex::encode(&Sha256::digest(format!("{model}\n{build}").as_bytes())[..8]);
+        PromptCache { root: dir.to_path_buf(), dir: dir.join(key) }
     }
 
     fn path(&self, tokens: &[u32]) -> PathBuf {
         let mut hash = Sha256::new();
-        hash.update(self.key.as_bytes());
         for t in tokens {
             hash.update(t.to_le_bytes());
         }
@@ -69,7 +71,15 @@ impl PromptCache {
 
     /// Saves `cache`, the keys and values after `tokens`. Written to a
     /// temporary file and renamed, so a reader never sees half a file.
+    /// Turns saved by other builds are deleted: no build reads them again.
     pub fn save(&self, tokens: &[u32], cache: &KvCache) -> anyhow::Result<()> {
+        if !self.dir.exists() {
+            for entry in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         std::fs::create_dir_all(&self.dir)?;
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
         tensors.insert("tokens".into(), Tensor::new(tokens, &Device::Cpu)?);
