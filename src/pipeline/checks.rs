@@ -239,7 +239,6 @@ fn scale_after(after: &str, code: &str) -> (f64, String) {
         "zh" => {
             // "2400万", "2.4亿", "20多万", "百万" = 百 x 万.
             let mut factor = 1.0;
-            let mut taken = String::new();
             for c in after.chars() {
                 let f = match c {
                     '十' => 10.0,
@@ -251,7 +250,6 @@ fn scale_after(after: &str, code: &str) -> (f64, String) {
                     _ => break,
                 };
                 factor *= f;
-                taken.push(c);
             }
             (factor, String::new())
         }
