@@ -1,6 +1,6 @@
 //! The brief: an English summary of an article, then its renderings in the
 //! requested languages, each output checked and, on a failed check, asked
-//! for once more with a stricter prompt.
+//! for once more with what failed added to the prompt.
 //!
 //! Articles longer than the input budget are summarized section by section
 //! and the section summaries summarized again, so nothing is cut silently;
