@@ -167,8 +167,8 @@ mod tests {
 
     #[test]
     fn flags_beat_env_beat_file() {
-        let dir = std::env::temp_dir().join(format!("pb-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        let dir = folder.path();
         let file = dir.join("config.toml");
         std::fs::write(&file, "model = \"from-file\"\nthreads = 1\ncache_dir = \"/file\"\n").unwrap();
         let cfg_path = file.to_str().unwrap().to_string();
@@ -191,7 +191,6 @@ mod tests {
         let flags = FlagLayer { model: Some("from-flag".into()), ..Default::default() };
         let c = Config::load_with(&flags, &env).unwrap();
         assert_eq!(c.model.as_deref(), Some("from-flag"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

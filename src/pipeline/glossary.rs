@@ -169,8 +169,8 @@ mod tests {
 
     #[test]
     fn a_user_file_overrides_an_english_form() {
-        let dir = std::env::temp_dir().join(format!("polybrief-glossary-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        let dir = folder.path();
         let extra = dir.join("mine.tsv");
         std::fs::write(&extra, "en\tru\nBeijing\tБэйцзин\nAcme Corp\tАкме\n").unwrap();
         let g = Glossary::load(None, Some(&extra)).unwrap();
@@ -179,6 +179,5 @@ mod tests {
         assert_eq!(ru[1].target, "Бэйцзин");
         // Languages the user file does not render keep the built-in entry.
         assert_eq!(g.names_in("Beijing", "zh")[0].target, "北京");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -150,8 +150,8 @@ mod tests {
 
     #[test]
     fn a_folder_overrides_one_file() {
-        let dir = std::env::temp_dir().join(format!("pb-prompts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        let dir = folder.path();
         std::fs::write(
             dir.join("summarize.toml"),
             "system = \"S\"\nuser = \"U {{ article }}\"\nretry = \"R\"\ncombine = \"C\"\n",
@@ -163,6 +163,5 @@ mod tests {
         std::fs::write(dir.join("translate.toml"), "system = \"{% if\"").unwrap();
         let err = Prompts::load(Some(&dir), None).unwrap_err();
         assert!(format!("{err:#}").contains("translate.toml"), "{err:#}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
