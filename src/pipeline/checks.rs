@@ -177,11 +177,8 @@ struct Amount {
 /// The amounts of `text`, written in language `code` (`en`, `zh`, `ru`).
 fn amounts(text: &str, code: &str) -> Vec<Amount> {
     let mut out = Vec::new();
-    let mut rest_start = 0;
-    for (raw, _) in numbers(text) {
-        let start = rest_start + text[rest_start..].find(raw).expect("numbers come from the text in order");
-        let end = start + raw.len();
-        rest_start = end;
+    for range in numbers(text) {
+        let (start, end, raw) = (range.start, range.end, &text[range]);
         if code == "en" && (in_name(text, start, end) || clock_time(text, start, end)) {
             continue;
         }
@@ -324,17 +321,19 @@ pub fn complete_check(output: &str, cut: bool) -> Check {
 ///
 /// Thousands separators are ignored ("1,200" matches "1200").
 pub fn numbers_missing_from(text: &str, source: &str) -> Vec<String> {
-    let known: std::collections::HashSet<String> = numbers(source).map(|(_, n)| n).collect();
+    let normalised = |raw: &str| raw.replace(',', "");
+    let known: std::collections::HashSet<String> = numbers(source).map(|r| normalised(&source[r])).collect();
     let mut missing: Vec<String> = numbers(text)
-        .filter(|(_, n)| !known.contains(n))
-        .map(|(raw, _)| raw.to_string())
+        .map(|r| &text[r])
+        .filter(|raw| !known.contains(&normalised(raw)))
+        .map(str::to_string)
         .collect();
     missing.dedup();
     missing
 }
 
-/// Each number in `text`: as written, and normalised.
-fn numbers(text: &str) -> impl Iterator<Item = (&str, String)> {
+/// Where each number written in digits is in `text` (byte ranges).
+fn numbers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let bytes = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -356,8 +355,7 @@ fn numbers(text: &str) -> impl Iterator<Item = (&str, String)> {
                 break;
             }
         }
-        let raw = &text[start..i];
-        Some((raw, raw.replace(',', "")))
+        Some(start..i)
     })
 }
 
