@@ -274,41 +274,10 @@ impl Llm {
             self.caches.push(self.model.new_cache());
         }
         let (head, rest) = prompt.split_at(system_turn);
-        let cached = self.system_turns.iter().position(|(tokens, _)| !head.is_empty() && tokens == head);
-        match cached {
-            Some(i) => {
-                // Most recently used last.
-                let entry = self.system_turns.remove(i);
-                self.caches[slot] = entry.1.deep_copy()?;
-                self.system_turns.push(entry);
-            }
-            None => {
-                let n_layer = self.model.config().n_layer;
-                let saved = match &self.prompt_cache {
-                    Some(saved) if !head.is_empty() => saved.load(head, n_layer, &Device::Cpu),
-                    _ => None,
-                };
-                let cache = &mut self.caches[slot];
-                match saved {
-                    Some(saved) => *cache = saved,
-                    None => {
-                        cache.clear();
-                        for chunk in head.chunks(PREFILL_CHUNK) {
-                            self.model.forward(cache, chunk)?;
-                        }
-                        if let (Some(saved), false) = (&self.prompt_cache, head.is_empty()) {
-                            // A cache that cannot be written only costs time later.
-                            let _ = saved.save(head, cache);
-                        }
-                    }
-                }
-                if !head.is_empty() {
-                    if self.system_turns.len() == SYSTEM_TURNS_KEPT {
-                        self.system_turns.remove(0);
-                    }
-                    self.system_turns.push((head.to_vec(), cache.deep_copy()?));
-                }
-            }
+        if head.is_empty() {
+            self.caches[slot].clear();
+        } else {
+            self.caches[slot] = self.system_turn_cache(head)?;
         }
         let cache = &mut self.caches[slot];
         let mut logits = None;
@@ -316,6 +285,41 @@ impl Llm {
             logits = Some(self.model.forward(cache, chunk)?);
         }
         Ok(logits.expect("at least one token fed"))
+    }
+}
+
+impl Llm {
+    /// The cache after the system turn `head`: copied from memory, read
+    /// from the prompt cache folder, or computed (and then saved there);
+    /// kept in memory for the next prompt either way.
+    fn system_turn_cache(&mut self, head: &[u32]) -> anyhow::Result<qwen2::KvCache> {
+        if let Some(i) = self.system_turns.iter().position(|(tokens, _)| tokens == head) {
+            // Most recently used last.
+            let entry = self.system_turns.remove(i);
+            let copy = entry.1.deep_copy()?;
+            self.system_turns.push(entry);
+            return Ok(copy);
+        }
+        let n_layer = self.model.config().n_layer;
+        let cache = match self.prompt_cache.as_ref().and_then(|saved| saved.load(head, n_layer, &Device::Cpu)) {
+            Some(cache) => cache,
+            None => {
+                let mut cache = self.model.new_cache();
+                for chunk in head.chunks(PREFILL_CHUNK) {
+                    self.model.forward(&mut cache, chunk)?;
+                }
+                if let Some(saved) = &self.prompt_cache {
+                    // A cache that cannot be written only costs time later.
+                    let _ = saved.save(head, &cache);
+                }
+                cache
+            }
+        };
+        if self.system_turns.len() == SYSTEM_TURNS_KEPT {
+            self.system_turns.remove(0);
+        }
+        self.system_turns.push((head.to_vec(), cache.deep_copy()?));
+        Ok(cache)
     }
 }
 

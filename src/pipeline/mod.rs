@@ -297,14 +297,10 @@ impl BriefPipeline {
             .collect()
     }
 
-    /// The English summary of `article`, sectioned when over the budget.
-    pub fn summarize_article(&mut self, article: &str) -> anyhow::Result<(Step, InputReport)> {
-        self.summarize_articles(&[article]).pop().expect("one result per article")
-    }
-
     /// The summaries of several articles. Those within the input budget are
     /// decoded together (see [`Llm::generate_batch`]); each result is what
-    /// [`BriefPipeline::summarize_article`] gives for the article alone.
+    /// the article gives alone. Articles over the input budget are
+    /// summarized section by section, then the section summaries combined.
     pub fn summarize_articles(&mut self, articles: &[&str]) -> Vec<anyhow::Result<(Step, InputReport)>> {
         if let Some(summarizer) = self.summarizer.as_mut() {
             return articles.iter().map(|a| summarizer.summarize(a)).collect();
@@ -365,14 +361,9 @@ impl BriefPipeline {
         }
     }
 
-    /// `text` rendered in the language with code `lang`.
-    pub fn translate(&mut self, text: &str, lang: &str) -> anyhow::Result<Step> {
-        self.translate_batch(&[(text, lang)]).pop().expect("one result per item")
-    }
-
     /// Several `(text, language code)` renderings. Those for the chat model
     /// are decoded together (see [`Llm::generate_batch`]); each result is
-    /// what [`BriefPipeline::translate`] gives for the item alone.
+    /// what the item gives alone.
     pub fn translate_batch(&mut self, items: &[(&str, &str)]) -> Vec<anyhow::Result<Step>> {
         let by_translator: Vec<Option<usize>> =
             items.iter().map(|(_, lang)| self.translators.iter().position(|t| t.serves(lang))).collect();
