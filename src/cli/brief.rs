@@ -74,7 +74,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             run.outcome.skipped += 1;
             continue;
         }
-        run.pending.push(article);
+        run.pending.push((article, target));
         if run.pending.len() >= options.batch_size.max(1) {
             run.flush()?;
         }
@@ -92,7 +92,8 @@ struct Run<'a> {
     langs: &'a [String],
     /// Loaded for the first article to brief (not for a run that only skips).
     pipeline: Option<BriefPipeline>,
-    pending: Vec<Article>,
+    /// Articles to brief, each with its output file (with `--out`).
+    pending: Vec<(Article, Option<PathBuf>)>,
     progress: Progress,
     outcome: Outcome,
 }
@@ -107,14 +108,13 @@ impl Run<'_> {
             self.pipeline = Some(BriefPipeline::load(self.config, self.options.clone())?);
         }
         let pipeline = self.pipeline.as_mut().expect("loaded above");
-        let articles = std::mem::take(&mut self.pending);
-        let refs: Vec<&Article> = articles.iter().collect();
-        for (article, brief) in articles.iter().zip(pipeline.briefs(&refs)) {
+        let pending = std::mem::take(&mut self.pending);
+        let articles: Vec<&Article> = pending.iter().map(|(article, _)| article).collect();
+        for ((article, target), brief) in pending.iter().zip(pipeline.briefs(&articles)) {
             let args = self.args;
-            let target = args.out.as_ref().map(|dir| output_path(dir, &article.id, args.format));
             let written = brief.and_then(|brief| {
                 let text = render::brief(&brief, self.langs, args.format);
-                match &target {
+                match target {
                     Some(path) => write_atomically(path, text.as_bytes()),
                     None => super::print_stdout(&text),
                 }
