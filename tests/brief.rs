@@ -151,3 +151,36 @@ fn an_article_over_the_input_budget_is_summarized_in_sections() {
     assert!(summary.contains("Finland") || summary.contains("Estonia"), "{summary}");
     assert!(brief["translations"].as_object().unwrap().is_empty());
 }
+
+/// Words the 1.5B model left in English ("interim", "envoy") or wrote
+/// half in Latin letters ("Гilded") before renderings were decoded under
+/// `latin` (prompts/translate.toml): names may stay in Latin letters in
+/// Chinese, only acronyms in Russian, and no word mixes the two scripts.
+#[test]
+fn renderings_leave_no_english_word_and_mix_no_scripts() {
+    let _lock = model_lock();
+    let dir = temp_dir("latin");
+    let file = dir.join("leaky.txt");
+    std::fs::write(
+        &file,
+        "The interim prime minister said the postponement would stall the momentum towards democracy, and he denied any wrongdoing.\n\
+         Critics say the commission is a tinderbox of rival factions, and the UN envoy Stephanie Williams vetoed the plan.\n\
+         The HBO series \"The Gilded Age\", created by Julian Fellowes, premieres next month on HBO Max.\n",
+    )
+    .unwrap();
+    for lang in ["zh", "ru"] {
+        let out = run(&mut polybrief(&["translate", "--to", lang, "--lines", file.to_str().unwrap()]));
+        assert!(out.status.success(), "translate failed: {}", stderr(&out));
+        let text = stdout(&out);
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().nth(2).unwrap().contains("HBO"), "the acronym was not kept: {text}");
+        for word in lang::latin_words_in(&text) {
+            let lower_case = word.chars().all(|c| !c.is_uppercase()) && word.chars().count() > 1;
+            assert!(!lower_case, "{lang}: English word `{word}` left in {text}");
+            if lang == "ru" {
+                assert!(word.chars().all(|c| !c.is_lowercase()), "ru: `{word}` is not an acronym: {text}");
+            }
+        }
+        assert_eq!(lang::mixed_script_words(&text), Vec::<&str>::new(), "{lang}: {text}");
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_qwen2::ModelWeights;
-use polybrief::engine::{GenerationOptions, Llm, Message, PromptCache};
+use polybrief::engine::{Conversation, GenerationOptions, Llm, Message, PromptCache};
 
 const NEW_TOKENS: usize = 64;
 
@@ -72,7 +72,8 @@ fn check_batch(llm: &mut Llm, id: &str) {
     let conversations = conversations();
     let options = GenerationOptions { max_new_tokens: 48, ..GenerationOptions::default() };
     let alone: Vec<_> = conversations.iter().map(|c| llm.generate(c, &options).unwrap()).collect();
-    let together = llm.generate_batch(&conversations, &options).unwrap();
+    let batch: Vec<Conversation> = conversations.iter().cloned().map(Conversation::from).collect();
+    let together = llm.generate_batch(&batch, &options).unwrap();
     assert_eq!(together.len(), alone.len());
     for (i, (a, t)) in alone.iter().zip(&together).enumerate() {
         assert_eq!(t.text, a.text, "{id}: conversation {i} changed when decoded in a batch");

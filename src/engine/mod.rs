@@ -13,6 +13,7 @@ pub mod qwen2;
 pub mod tokenizer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -42,6 +43,26 @@ impl Default for GenerationOptions {
     fn default() -> Self {
         GenerationOptions { max_new_tokens: 512, temperature: None, top_p: None, seed: 42 }
     }
+}
+
+/// A conversation to answer, and what its reply may not contain.
+#[derive(Clone, Default)]
+pub struct Conversation {
+    pub messages: Vec<Message>,
+    pub constraint: Option<Arc<dyn TokenConstraint>>,
+}
+
+impl From<Vec<Message>> for Conversation {
+    fn from(messages: Vec<Message>) -> Self {
+        Conversation { messages, constraint: None }
+    }
+}
+
+/// Tokens a reply may not take next: their logits are set to minus
+/// infinity before sampling (greedy decoding takes the best of the rest).
+pub trait TokenConstraint: Send + Sync {
+    /// The banned tokens after the reply's tokens so far.
+    fn banned(&self, reply: &[u32]) -> &[u32];
 }
 
 /// Why decoding stopped.
@@ -176,7 +197,7 @@ impl Llm {
         messages: &[Message],
         options: &GenerationOptions,
     ) -> anyhow::Result<Generation> {
-        let mut replies = self.generate_batch(&[messages.to_vec()], options)?;
+        let mut replies = self.generate_batch(&[Conversation::from(messages.to_vec())], options)?;
         Ok(replies.pop().expect("one reply per conversation"))
     }
 
@@ -189,12 +210,12 @@ impl Llm {
     /// decoding to its end, so the replies' times overlap.
     pub fn generate_batch(
         &mut self,
-        conversations: &[Vec<Message>],
+        conversations: &[Conversation],
         options: &GenerationOptions,
     ) -> anyhow::Result<Vec<Generation>> {
         let mut runs = Vec::with_capacity(conversations.len());
-        for (i, messages) in conversations.iter().enumerate() {
-            let (prompt, system_turn) = self.encode_chat_turns(messages)?;
+        for (i, conversation) in conversations.iter().enumerate() {
+            let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;
             anyhow::ensure!(
                 prompt.len() + options.max_new_tokens <= self.context_length,
                 "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
@@ -202,18 +223,20 @@ impl Llm {
                 options.max_new_tokens,
                 self.context_length
             );
-            let mut sampler = sampler(options);
-            let start = Instant::now();
-            let next = sampler.sample(&self.prefill(i, &prompt, system_turn)?)?;
-            runs.push(Run {
-                sampler,
-                next,
+            let mut run = Run {
+                sampler: sampler(options),
+                constraint: conversation.constraint.as_deref(),
+                next: 0,
                 generated: Vec::new(),
                 prompt_tokens: prompt.len(),
-                prefill_ms: start.elapsed().as_millis() as u64,
+                prefill_ms: 0,
                 decode_ms: 0,
                 stop: None,
-            });
+            };
+            let start = Instant::now();
+            run.next = run.sample(&self.prefill(i, &prompt, system_turn)?)?;
+            run.prefill_ms = start.elapsed().as_millis() as u64;
+            runs.push(run);
         }
 
         let start = Instant::now();
@@ -241,7 +264,7 @@ impl Llm {
                 }
             };
             for (row, &i) in active.iter().enumerate() {
-                runs[i].next = runs[i].sampler.sample(&logits.get(row)?)?;
+                runs[i].next = runs[i].sample(&logits.get(row)?)?;
             }
         }
         Ok(runs
@@ -337,8 +360,9 @@ fn sampler(options: &GenerationOptions) -> LogitsProcessor {
 }
 
 /// One conversation being decoded by [`Llm::generate_batch`].
-struct Run {
+struct Run<'c> {
     sampler: LogitsProcessor,
+    constraint: Option<&'c dyn TokenConstraint>,
     /// The token sampled last, not yet accepted.
     next: u32,
     generated: Vec<u32>,
@@ -348,7 +372,22 @@ struct Run {
     stop: Option<StopReason>,
 }
 
-impl Run {
+impl Run<'_> {
+    /// The next token after `logits`, never a banned one.
+    fn sample(&mut self, logits: &Tensor) -> candle_core::Result<u32> {
+        let banned = self.constraint.map_or(&[][..], |c| c.banned(&self.generated));
+        if banned.is_empty() {
+            return self.sampler.sample(logits);
+        }
+        let mut values = logits.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
+        for &id in banned {
+            if let Some(v) = values.get_mut(id as usize) {
+                *v = f32::NEG_INFINITY;
+            }
+        }
+        self.sampler.sample(&Tensor::new(values, logits.device())?)
+    }
+
     /// Takes `next` into the reply; says why decoding stops, if it does.
     fn accept(&mut self, end_tokens: &[u32], max_new_tokens: usize) -> Option<StopReason> {
         if end_tokens.contains(&self.next) {

@@ -290,6 +290,11 @@ impl Tokenizer {
         self.pieces.len()
     }
 
+    /// The bytes an ordinary token stands for; none for control tokens.
+    pub fn token_bytes(&self, id: u32) -> &[u8] {
+        self.piece(id, Specials::Skip)
+    }
+
     /// The id of a vocabulary entry, written as in the GGUF (`"<|im_start|>"`, or `"Ġthe"` for " the").
     pub fn token_id(&self, text: &str) -> Option<u32> {
         self.ids_by_text.get(text).copied()

@@ -100,16 +100,21 @@ pub fn translation_checks(text: &str, code: &str, source: &str, glossary: &Gloss
 /// Acronyms, codes with digits ("G20") and other capitalised names (brands
 /// and titles often stay in Latin letters) are let through.
 fn untranslated_words<'a>(text: &'a str, glossary: &Glossary) -> Vec<&'a str> {
-    let mut words: Vec<&str> = lang::latin_words_in(text)
-        .into_iter()
-        .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
-        .filter(|w| {
-            let lower = w.chars().all(|c| !c.is_uppercase());
-            (lower && w.chars().count() >= 2) || glossary.knows(w)
-        })
-        .collect();
+    let mut words: Vec<&str> =
+        lang::latin_words_in(text).into_iter().filter(|w| !may_stay_latin(w, glossary)).collect();
     words.dedup();
     words
+}
+
+/// Whether a Latin word may appear as it is in a Chinese or Russian
+/// rendering: a code with digits ("G20"), a capitalised name the glossary
+/// does not render, or a single letter.
+pub fn may_stay_latin(word: &str, glossary: &Glossary) -> bool {
+    if word.chars().any(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    let lower = word.chars().all(|c| !c.is_uppercase());
+    !((lower && word.chars().count() >= 2) || glossary.knows(word))
 }
 
 /// Says what is wrong if the rendering is far shorter or longer than its

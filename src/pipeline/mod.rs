@@ -14,13 +14,14 @@
 pub mod checks;
 pub mod glossary;
 pub mod prompts;
+pub mod script;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{GenerationOptions, Llm, Message, StopReason};
+use crate::engine::{Conversation, GenerationOptions, Llm, Message, StopReason};
 use crate::ingest::Article;
 use checks::Check;
 pub use prompts::Prompts;
@@ -149,6 +150,9 @@ pub struct BriefPipeline {
     options: BriefOptions,
     summarizer: Option<Box<dyn Summarizer>>,
     translators: Vec<Box<dyn Translator>>,
+    /// What the chat model's tokens hold, worked out when a rendering
+    /// first needs it (see [`prompts::LatinWords`]).
+    script_tables: Option<std::sync::Arc<script::ScriptTables>>,
 }
 
 impl BriefPipeline {
@@ -178,6 +182,7 @@ impl BriefPipeline {
             options,
             summarizer: None,
             translators: Vec::new(),
+            script_tables: None,
         })
     }
 
@@ -414,7 +419,7 @@ impl BriefPipeline {
         let max_new_tokens = tasks.iter().map(|t| t.max_tokens(&self.options)).max().unwrap_or(0);
         let options = GenerationOptions { max_new_tokens, ..self.options.generation.clone() };
         let conversations =
-            tasks.iter().map(|t| t.messages(&prompts, None)).collect::<anyhow::Result<Vec<_>>>()?;
+            tasks.iter().map(|t| self.conversation(t, &prompts, None)).collect::<anyhow::Result<Vec<_>>>()?;
         let first = self.llm()?.generate_batch(&conversations, &options)?;
         let mut steps: Vec<Step> =
             tasks.iter().zip(&first).map(|(task, generation)| task.step(generation, &prompts, 1)).collect();
@@ -429,7 +434,7 @@ impl BriefPipeline {
         }
         let conversations = todo
             .iter()
-            .map(|&i| tasks[i].messages(&prompts, Some(&failed_checks(&steps[i]))))
+            .map(|&i| self.conversation(&tasks[i], &prompts, Some(&failed_checks(&steps[i]))))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let second = self.llm()?.generate_batch(&conversations, &options)?;
         for (&i, generation) in todo.iter().zip(&second) {
@@ -447,6 +452,28 @@ impl BriefPipeline {
             steps[i] = retry;
         }
         Ok(steps)
+    }
+
+    /// The prompt of `task` for the chat model, with the tokens its answer
+    /// may not use; `failed` says what was wrong with a first answer.
+    fn conversation(&mut self, task: &Task, prompts: &Prompts, failed: Option<&str>) -> anyhow::Result<Conversation> {
+        let messages = task.messages(prompts, failed)?;
+        let constraint: Option<std::sync::Arc<dyn crate::engine::TokenConstraint>> = match *task {
+            Task::Translation { text, lang } if prompts.language(lang)?.latin != prompts::LatinWords::Any => {
+                let tables = match &self.script_tables {
+                    Some(tables) => std::sync::Arc::clone(tables),
+                    None => {
+                        let tables = std::sync::Arc::new(script::ScriptTables::new(self.llm()?.tokenizer()));
+                        self.script_tables = Some(std::sync::Arc::clone(&tables));
+                        tables
+                    }
+                };
+                let latin = prompts.language(lang)?.latin;
+                Some(std::sync::Arc::new(tables.constraint(self.llm()?.tokenizer(), text, latin, &prompts.glossary)))
+            }
+            _ => None,
+        };
+        Ok(Conversation { messages, constraint })
     }
 
     /// Consecutive paragraph groups of `article`, each within the budget.
@@ -600,7 +627,7 @@ pub fn cut_to_words(text: &str, max_words: usize) -> String {
 /// prompt's list of names repeated.
 pub fn clean_answer(answer: &str) -> String {
     let mut text = answer.trim();
-    for tag in ["<text>", "</text>", "<article>", "</article>"] {
+    for tag in ECHOED_TAGS {
         text = text.trim_start_matches(tag).trim_end_matches(tag).trim();
     }
     let mut lines: Vec<&str> = text.lines().collect();
@@ -618,6 +645,9 @@ pub fn clean_answer(answer: &str) -> String {
     let text = lines.join("\n");
     text.trim().trim_matches('*').trim().to_string()
 }
+
+/// The prompts' tags around the input, which answers sometimes repeat.
+pub(crate) const ECHOED_TAGS: [&str; 4] = ["<text>", "</text>", "<article>", "</article>"];
 
 /// A line such as "Beijing = Пекин": a short name, " = ", a short name.
 fn is_name_listing(line: &str) -> bool {

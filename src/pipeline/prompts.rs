@@ -41,6 +41,25 @@ pub struct TargetLanguage {
     /// Extra instructions for this language.
     #[serde(default)]
     pub style: String,
+    /// Which words a rendering may write in Latin letters.
+    #[serde(default)]
+    pub latin: LatinWords,
+}
+
+/// Which words a rendering may write in Latin letters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatinWords {
+    /// Any (languages written in Latin letters).
+    #[default]
+    Any,
+    /// Only the names, acronyms and codes of the English text (see
+    /// `checks::may_stay_latin`): decoding never picks another token with
+    /// Latin letters, so no English word is left untranslated.
+    Names,
+    /// Only the acronyms and codes of the English text ("NATO", "G20"):
+    /// names too are written in the target script.
+    Acronyms,
 }
 
 /// Both prompt files and the glossary.
