@@ -1,6 +1,6 @@
-//! Our Q5_0, Q4_K and Q6_K kernels give bit for bit what candle's `QMatMul`
-//! gives, on random matrices of awkward shapes and on real weights of the
-//! 0.5B (Q5_0) and 1.5B (Q4_K, Q6_K) models.
+//! Our Q5_0, Q8_0, Q4_K and Q6_K kernels give bit for bit what candle's
+//! `QMatMul` gives, on random matrices of awkward shapes and on real weights
+//! of the 0.5B (Q5_0, Q8_0) and 1.5B (Q4_K, Q6_K) models.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
-use polybrief::engine::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix};
+use polybrief::engine::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix, Q8_0Matrix};
 
 /// Deterministic pseudo-random values in [-1, 1) with a few large ones, as
 /// activations have.
@@ -213,4 +213,53 @@ fn real_k_quant_weights_match_candle() {
         }
     }
     assert!(checked[0] >= 9 && checked[1] >= 3, "Q4_K and Q6_K tensors checked: {checked:?}");
+}
+
+/// Compares our Q8_0 kernel with candle's on `m` rows at once and on each
+/// row alone (a batched decode step must give each row's own bits).
+fn assert_same_q8_0(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
+    let (rows, cols) = weights.shape().dims2().unwrap();
+    let Some(ours) = Q8_0Matrix::new(weights.clone()) else {
+        // No AVX2 and FMA: candle's kernel does the work.
+        return;
+    };
+    let (lhs, expected) = candle_product(&weights, m, seed);
+    let x = Tensor::from_vec(lhs.clone(), (1, m, cols), &Device::Cpu).unwrap();
+    let got: Vec<f32> = ours.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_bits(&got, &expected, &format!("Q8_0 {name} ({rows}x{cols}), m={m}"));
+    for i in 0..m {
+        let row = Tensor::from_vec(lhs[i * cols..(i + 1) * cols].to_vec(), (1, 1, cols), &Device::Cpu).unwrap();
+        let alone: Vec<f32> = ours.forward(&row).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        assert_bits(&alone, &expected[i * rows..(i + 1) * rows], &format!("Q8_0 {name}, row {i} alone"));
+    }
+}
+
+#[test]
+fn random_q8_0_matches_candle() {
+    // 896 = 28 blocks, 64 = 2; 1 to 9 activation rows (passes of 4 and tails).
+    for (rows, cols) in [(37, 896), (130, 64)] {
+        let w = Tensor::from_vec(values(rows * cols, rows as u64 + 5), (rows, cols), &Device::Cpu).unwrap();
+        let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q8_0).unwrap());
+        for m in [1, 2, 3, 4, 5, 9] {
+            assert_same_q8_0(q.clone(), m, (m * cols) as u64 + 3, "random");
+        }
+    }
+    let w = Tensor::from_vec(values(8 * 256, 3), (8, 256), &Device::Cpu).unwrap();
+    for dtype in [GgmlDType::Q5_0, GgmlDType::Q4K, GgmlDType::Q6K] {
+        assert!(Q8_0Matrix::new(Arc::new(QTensor::quantize(&w, dtype).unwrap())).is_none(), "{dtype:?}");
+    }
+}
+
+#[test]
+fn real_q8_0_weights_match_candle() {
+    let path = common::model_path(common::FAST_MODEL);
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = gguf_file::Content::read(&mut file).unwrap();
+    for name in ["output.weight", "blk.0.attn_v.weight"] {
+        let t = Arc::new(content.tensor(&mut file, name, &Device::Cpu).unwrap());
+        assert_eq!(t.dtype(), GgmlDType::Q8_0, "{name}");
+        for m in [1, 4, 6] {
+            assert_same_q8_0(t.clone(), m, m as u64 + 21, name);
+        }
+    }
 }

@@ -17,13 +17,18 @@
 //! code but through a bulkier copy of the weights; see that module for why
 //! their results are candle's too.
 //!
+//! [`Q8_0Matrix`] (module `q8_0`) takes the 0.5B model's Q8_0 output
+//! projection off candle's thread pool, whose spinning slowed our kernels.
+//!
 //! All of them share rows among the engine's threads with [`Workers`],
 //! which does not wait for a thread the scheduler has not run.
 
 mod k_quant;
+mod q8_0;
 mod workers;
 
 pub use k_quant::{Q4KMatrix, Q6KMatrix};
+pub use q8_0::Q8_0Matrix;
 pub use workers::Workers;
 
 use std::sync::Arc;

@@ -21,7 +21,7 @@ use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix};
+use super::kernels::{Q4KMatrix, Q5_0Matrix, Q6KMatrix, Q8_0Matrix};
 
 /// Shape of the network, from the GGUF metadata.
 #[derive(Debug, Clone)]
@@ -159,6 +159,7 @@ pub enum Linear {
     Q5_0(Q5_0Matrix),
     Q4K(Q4KMatrix),
     Q6K(Q6KMatrix),
+    Q8_0(Q8_0Matrix),
 }
 
 impl Linear {
@@ -174,6 +175,9 @@ impl Linear {
         if let Some(m) = Q6KMatrix::new(weights.clone()) {
             return Ok(Linear::Q6K(m));
         }
+        if let Some(m) = Q8_0Matrix::new(weights.clone()) {
+            return Ok(Linear::Q8_0(m));
+        }
         Ok(Linear::Candle(QMatMul::from_arc(weights)?))
     }
 
@@ -184,6 +188,7 @@ impl Linear {
             Linear::Q5_0(_) => "Q5_0",
             Linear::Q4K(_) => "Q4_K",
             Linear::Q6K(_) => "Q6_K",
+            Linear::Q8_0(_) => "Q8_0",
         }
     }
 
@@ -215,6 +220,7 @@ impl Module for Linear {
             Linear::Q5_0(m) => m.forward(x),
             Linear::Q4K(m) => m.forward(x),
             Linear::Q6K(m) => m.forward(x),
+            Linear::Q8_0(m) => m.forward(x),
         }
     }
 }
