@@ -71,33 +71,12 @@ pub struct Q5_0Matrix {
 impl Q5_0Matrix {
     /// `None` unless `weights` is a 2-D Q5_0 tensor on the CPU.
     pub fn new(weights: Arc<QTensor>) -> Option<Q5_0Matrix> {
-        if weights.dtype() != GgmlDType::Q5_0 || !weights.device().is_cpu() {
-            return None;
-        }
-        let (rows, cols) = weights.shape().dims2().ok()?;
-        if cols % BLOCK != 0 {
-            return None;
-        }
-        let m = Q5_0Matrix { weights, rows, cols };
-        let bytes = m.weights.data().ok()?;
-        let aligned = (bytes.as_ptr() as usize) % std::mem::align_of::<Q5_0Block>() == 0;
-        let sized = bytes.len() == rows * cols / BLOCK * std::mem::size_of::<Q5_0Block>();
-        (aligned && sized).then_some(m)
+        let (rows, cols) = block_matrix::<Q5_0Block>(&weights, GgmlDType::Q5_0)?;
+        Some(Q5_0Matrix { weights, rows, cols })
     }
 
     fn blocks(&self) -> &[Q5_0Block] {
-        let bytes = match self.weights.data().expect("CPU tensor checked in new") {
-            std::borrow::Cow::Borrowed(b) => b,
-            std::borrow::Cow::Owned(_) => unreachable!("CPU tensors lend their bytes"),
-        };
-        // SAFETY: size and alignment checked in `new`; `Q5_0Block` is plain
-        // bytes with GGUF's layout.
-        unsafe {
-            std::slice::from_raw_parts(
-                bytes.as_ptr() as *const Q5_0Block,
-                bytes.len() / std::mem::size_of::<Q5_0Block>(),
-            )
-        }
+        blocks_of(&self.weights)
     }
 
     /// `x` `(..., cols)` times the transposed weights: `(..., rows)`, as
@@ -202,6 +181,30 @@ impl Q5_0Matrix {
             }
         });
     }
+}
+
+/// `(rows, cols)` of `weights` if it is a 2-D CPU tensor of `dtype` whose
+/// bytes are whole, aligned blocks `B` of [`BLOCK`] values.
+fn block_matrix<B>(weights: &QTensor, dtype: GgmlDType) -> Option<(usize, usize)> {
+    if weights.dtype() != dtype || !weights.device().is_cpu() {
+        return None;
+    }
+    let (rows, cols) = weights.shape().dims2().ok()?;
+    let bytes = weights.data().ok()?;
+    let aligned = (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<B>());
+    let sized = cols.is_multiple_of(BLOCK) && bytes.len() == rows * cols / BLOCK * std::mem::size_of::<B>();
+    (aligned && sized).then_some((rows, cols))
+}
+
+/// The blocks of a tensor [`block_matrix`] accepted.
+fn blocks_of<B>(weights: &QTensor) -> &[B] {
+    let bytes = match weights.data().expect("CPU tensor checked in block_matrix") {
+        std::borrow::Cow::Borrowed(b) => b,
+        std::borrow::Cow::Owned(_) => unreachable!("CPU tensors lend their bytes"),
+    };
+    // SAFETY: size and alignment checked in `block_matrix`; the block types
+    // are plain bytes with GGUF's layout.
+    unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const B, bytes.len() / std::mem::size_of::<B>()) }
 }
 
 fn avx2_available() -> bool {

@@ -21,7 +21,7 @@ use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Result, Tensor};
 
-use super::{f16_to_f32, Q8_0Block, Workers, BLOCK};
+use super::{block_matrix, blocks_of, f16_to_f32, Q8_0Block, Workers, BLOCK};
 
 /// Activation rows that share one pass over the weights.
 const ROWS_PER_PASS: usize = 4;
@@ -38,30 +38,11 @@ impl Q8_0Matrix {
     /// `None` unless `weights` is a 2-D Q8_0 tensor on the CPU and this CPU
     /// has AVX2 and FMA.
     pub fn new(weights: Arc<QTensor>) -> Option<Q8_0Matrix> {
-        if weights.dtype() != GgmlDType::Q8_0 || !weights.device().is_cpu() || !avx2_fma_available() {
+        if !avx2_fma_available() {
             return None;
         }
-        let (rows, cols) = weights.shape().dims2().ok()?;
-        if cols % BLOCK != 0 {
-            return None;
-        }
-        let m = Q8_0Matrix { weights, rows, cols };
-        let bytes = m.weights.data().ok()?;
-        let aligned = (bytes.as_ptr() as usize) % std::mem::align_of::<Q8_0Block>() == 0;
-        let sized = bytes.len() == rows * cols / BLOCK * std::mem::size_of::<Q8_0Block>();
-        (aligned && sized).then_some(m)
-    }
-
-    fn blocks(&self) -> &[Q8_0Block] {
-        let bytes = self.weights.data().expect("checked in `new`");
-        // SAFETY: size and alignment checked in `new`; `Q8_0Block` is plain
-        // data, and the tensor outlives the borrow of `self`.
-        unsafe {
-            std::slice::from_raw_parts(
-                bytes.as_ptr() as *const Q8_0Block,
-                bytes.len() / std::mem::size_of::<Q8_0Block>(),
-            )
-        }
+        let (rows, cols) = block_matrix::<Q8_0Block>(&weights, GgmlDType::Q8_0)?;
+        Some(Q8_0Matrix { weights, rows, cols })
     }
 
     /// `x` (`(..., cols)`) times the weights; the result of
@@ -82,7 +63,7 @@ impl Q8_0Matrix {
         // plain data.
         let quantized: &[Q8_0Block] =
             unsafe { std::slice::from_raw_parts(quantized.as_ptr() as *const Q8_0Block, quantized.len()) };
-        let weights = self.blocks();
+        let weights: &[Q8_0Block] = blocks_of(&self.weights);
         let rows = self.rows;
         let mut out = vec![0f32; m * rows];
         let out_ptr = out.as_mut_ptr() as usize;
