@@ -10,15 +10,16 @@ use serde_json::Value;
 
 // Measured (2026-11-29, qwen2.5-coder-1.5b-instruct-q4_k_m, greedy, default
 // prompts; the first lines of the full-set run in the README): SummEval first
-// 10: ROUGE-1 36.79, ROUGE-2 12.02, ROUGE-L 24.80; WMT22 news first 40: zh
-// chrF 28.07 (BLEU 32.28), ru chrF 30.73 (BLEU 8.63). A translate prompt
+// 10: ROUGE-1 36.79, ROUGE-2 12.02, ROUGE-L 24.80; WMT22 news first 40 (with
+// the renderings' `latin` rules): zh chrF 29.17 (BLEU 33.81), ru chrF 34.19
+// (BLEU 8.71); before those rules 28.07 and 30.73. A translate prompt
 // broken to copy the English gave ru chrF 1.66 on the first 5 sentences
 // (26.28 with the prompt of the time).
 const MIN_ROUGE1: f64 = 35.5;
 const MIN_ROUGE2: f64 = 11.0;
 const MIN_ROUGEL: f64 = 23.5;
-const MIN_ZH_CHRF: f64 = 27.0;
-const MIN_RU_CHRF: f64 = 29.5;
+const MIN_ZH_CHRF: f64 = 28.0;
+const MIN_RU_CHRF: f64 = 33.0;
 
 /// Scores printed by `eval run --format json` (one object per task).
 fn eval_run(set: &str, limit: usize) -> Vec<Value> {

@@ -62,7 +62,7 @@ pub struct Args {
     /// The evaluation data (seed article, SummEval) for `--briefs`.
     #[arg(long, default_value = "../shared/eval")]
     eval_dir: PathBuf,
-    /// Instead: time our matrix kernels (Q5_0, Q4_K, Q6_K) against
+    /// Instead: time our matrix kernels (Q5_0, Q8_0, Q4_K, Q6_K) against
     /// candle's on the weights of layer 0 (and the output projection) of
     /// each model, in CPU time and wall time per product at the configured
     /// thread count (with `--threads 1`, CPU time holds on a loaded machine).
