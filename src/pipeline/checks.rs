@@ -36,6 +36,7 @@ pub fn summary_checks(summary: &str, article: &str) -> Vec<Check> {
     let language = lang::guess_language(summary);
     let english = language == lang::Language::English;
     let missing = numbers_missing_from(summary, article);
+    let names = names_missing_from(summary, article);
     vec![
         Check::new(
             "english",
@@ -49,6 +50,12 @@ pub fn summary_checks(summary: &str, article: &str) -> Vec<Check> {
             missing.is_empty(),
             (!missing.is_empty())
                 .then(|| format!("numbers not in the article: {}", missing.join(", "))),
+        ),
+        Check::new(
+            "names_in_article",
+            "summary",
+            names.is_empty(),
+            (!names.is_empty()).then(|| format!("names not in the article: {}", names.join(", "))),
         ),
     ]
 }
@@ -337,6 +344,69 @@ pub fn numbers_missing_from(text: &str, source: &str) -> Vec<String> {
     missing
 }
 
+/// Capitalised words of `text` (a summary) that its `source` does not
+/// have: invented or misspelt names. A word passes if the source has it or
+/// a word it begins ("Dutch" for "Dutchman"), or the country or people it
+/// is the adjective of ("Mexican" for "Mexico", "Dutch" for "Netherlands"). Words that open a sentence are not
+/// judged (most are ordinary words); dots are ignored ("U.S." = "US").
+pub fn names_missing_from(text: &str, source: &str) -> Vec<String> {
+    let words = |t: &str| -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        let mut opens_sentence = true;
+        for raw in t.split_whitespace() {
+            let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
+            let word = word.strip_suffix("'s").or_else(|| word.strip_suffix("’s")).unwrap_or(word);
+            out.push((word.replace('.', ""), opens_sentence));
+            opens_sentence = raw.ends_with(['.', '!', '?', ':']) || raw.ends_with(".\"") || raw.ends_with(".”");
+        }
+        out
+    };
+    let known: std::collections::HashSet<String> = words(source).into_iter().map(|(w, _)| w).collect();
+    let capitalised: Vec<&String> = known.iter().filter(|w| w.starts_with(char::is_uppercase)).collect();
+    let adjective_of_known = |w: &str| {
+        if let Some((_, place)) = IRREGULAR_DEMONYMS.iter().find(|(d, _)| *d == w) {
+            return place.split('|').any(|p| known.contains(p));
+        }
+        ["ians", "ian", "ans", "an", "ese", "ish", "is", "i", "s"].iter().any(|suffix| {
+            w.strip_suffix(suffix)
+                .filter(|stem| stem.chars().count() >= 4)
+                .is_some_and(|stem| capitalised.iter().any(|k| k.starts_with(stem)))
+        })
+    };
+    let mut missing: Vec<String> = words(text)
+        .into_iter()
+        .filter(|(w, opens)| !opens && w.starts_with(char::is_uppercase))
+        .filter(|(w, _)| !known.contains(w) && !capitalised.iter().any(|k| k.starts_with(w.as_str())))
+        .filter(|(w, _)| !adjective_of_known(w))
+        .map(|(w, _)| w)
+        .collect();
+    missing.dedup();
+    missing
+}
+
+/// Adjectives of countries that are not their name plus a suffix, with the
+/// names they may stand for.
+const IRREGULAR_DEMONYMS: &[(&str, &str)] = &[
+    ("Dutch", "Netherlands|Holland"),
+    ("French", "France"),
+    ("Welsh", "Wales"),
+    ("Swiss", "Switzerland"),
+    ("Scottish", "Scotland"),
+    ("Scots", "Scotland"),
+    ("Irish", "Ireland"),
+    ("British", "Britain|UK|England"),
+    ("Greek", "Greece"),
+    ("Thai", "Thailand"),
+    ("Filipino", "Philippines"),
+    ("Spanish", "Spain"),
+    ("Danish", "Denmark"),
+    ("Swedish", "Sweden"),
+    ("Polish", "Poland"),
+    ("Finnish", "Finland"),
+    ("Turkish", "Turkey"),
+    ("Saudi", "Arabia"),
+];
+
 /// Where each number written in digits is in `text` (byte ranges).
 fn numbers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let bytes = text.as_bytes();
@@ -424,6 +494,17 @@ mod tests {
         let untranslated = ("untranslated", "English words left untranslated: Beijing, postponement".to_string());
         assert!(f.contains(&untranslated), "{f:?}");
         assert!(failed("会谈在北京推迟，给了Tesla动力，G20官员说，这带来了新的势头和更多的机会。", "zh", en).is_empty());
+    }
+
+    #[test]
+    fn names_not_in_the_article_are_named() {
+        let article = "Mexico City police said on Monday that Juan Perez, 34, was arrested in the U.S. \
+                       after a chase. The Dutch-born coach of Ajax praised officers from the Netherlands.";
+        let ok = "Police in Mexico arrested Juan Perez in the US. Mexican and Dutch officers helped. \
+                  The coach's side Ajax was not involved.";
+        assert_eq!(names_missing_from(ok, article), Vec::<String>::new());
+        let invented = "Police arrested Juan Lopez after a chase, with help from French and Texas officers.";
+        assert_eq!(names_missing_from(invented, article), vec!["Lopez", "French", "Texas"]);
     }
 
     #[test]
