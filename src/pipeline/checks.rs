@@ -347,37 +347,38 @@ pub fn numbers_missing_from(text: &str, source: &str) -> Vec<String> {
 /// Capitalised words of `text` (a summary) that its `source` does not
 /// have: invented or misspelt names. A word passes if the source has it or
 /// a word it begins ("Dutch" for "Dutchman"), or the country or people it
-/// is the adjective of ("Mexican" for "Mexico", "Dutch" for "Netherlands"). Words that open a sentence are not
-/// judged (most are ordinary words); dots are ignored ("U.S." = "US").
+/// is the adjective of ("Mexican" for "Mexico", "Dutch" for "Netherlands").
+/// Words that open a sentence (as `ingest::sentences` splits them) are not
+/// judged, most are ordinary words; dots are ignored ("U.S." = "US").
 pub fn names_missing_from(text: &str, source: &str) -> Vec<String> {
+    // Each word without edge punctuation, possessive or dots, and whether
+    // it opens a sentence.
     let words = |t: &str| -> Vec<(String, bool)> {
-        let mut out = Vec::new();
-        let mut opens_sentence = true;
-        for raw in t.split_whitespace() {
-            let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
-            let word = word.strip_suffix("'s").or_else(|| word.strip_suffix("’s")).unwrap_or(word);
-            out.push((word.replace('.', ""), opens_sentence));
-            opens_sentence = raw.ends_with(['.', '!', '?', ':']) || raw.ends_with(".\"") || raw.ends_with(".”");
-        }
-        out
+        let sentences = crate::ingest::sentences::paragraphs(t).into_iter().flat_map(crate::ingest::sentences::sentences);
+        sentences
+            .flat_map(|sentence| sentence.split_whitespace().enumerate())
+            .map(|(position, raw)| {
+                let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
+                let word = word.strip_suffix("'s").or_else(|| word.strip_suffix("’s")).unwrap_or(word);
+                (word.replace('.', ""), position == 0)
+            })
+            .collect()
     };
     let known: std::collections::HashSet<String> = words(source).into_iter().map(|(w, _)| w).collect();
     let capitalised: Vec<&String> = known.iter().filter(|w| w.starts_with(char::is_uppercase)).collect();
+    let begins_known = |stem: &str| capitalised.iter().any(|k| k.starts_with(stem));
     let adjective_of_known = |w: &str| {
         if let Some((_, place)) = IRREGULAR_DEMONYMS.iter().find(|(d, _)| *d == w) {
             return place.split('|').any(|p| known.contains(p));
         }
-        ["ians", "ian", "ans", "an", "ese", "ish", "is", "i", "s"].iter().any(|suffix| {
-            w.strip_suffix(suffix)
-                .filter(|stem| stem.chars().count() >= 4)
-                .is_some_and(|stem| capitalised.iter().any(|k| k.starts_with(stem)))
-        })
+        ["ians", "ian", "ans", "an", "ese", "ish", "is", "i", "s"]
+            .iter()
+            .any(|suffix| w.strip_suffix(suffix).is_some_and(|stem| stem.chars().count() >= 4 && begins_known(stem)))
     };
     let mut missing: Vec<String> = words(text)
         .into_iter()
         .filter(|(w, opens)| !opens && w.starts_with(char::is_uppercase))
-        .filter(|(w, _)| !known.contains(w) && !capitalised.iter().any(|k| k.starts_with(w.as_str())))
-        .filter(|(w, _)| !adjective_of_known(w))
+        .filter(|(w, _)| !begins_known(w) && !adjective_of_known(w))
         .map(|(w, _)| w)
         .collect();
     missing.dedup();

@@ -17,11 +17,12 @@ pub mod prompts;
 pub mod script;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{Conversation, GenerationOptions, Llm, Message, StopReason};
+use crate::engine::{Conversation, GenerationOptions, Llm, Message, StopReason, TokenConstraint};
 use crate::ingest::Article;
 use checks::Check;
 pub use prompts::Prompts;
@@ -145,14 +146,14 @@ pub struct BriefPipeline {
     llm: LazyLlm,
     /// Shared so that a model call, which borrows the pipeline mutably, can
     /// still read them.
-    prompts: std::sync::Arc<Prompts>,
+    prompts: Arc<Prompts>,
     model: ModelInfo,
     options: BriefOptions,
     summarizer: Option<Box<dyn Summarizer>>,
     translators: Vec<Box<dyn Translator>>,
     /// What the chat model's tokens hold, worked out when a rendering
     /// first needs it (see [`prompts::LatinWords`]).
-    script_tables: Option<std::sync::Arc<script::ScriptTables>>,
+    script_tables: Option<script::ScriptTables>,
 }
 
 impl BriefPipeline {
@@ -177,7 +178,7 @@ impl BriefPipeline {
         }
         Ok(BriefPipeline {
             llm,
-            prompts: std::sync::Arc::new(prompts),
+            prompts: Arc::new(prompts),
             model,
             options,
             summarizer: None,
@@ -414,12 +415,15 @@ impl BriefPipeline {
     }
 
     fn run_checked(&mut self, tasks: &[Task]) -> anyhow::Result<Vec<Step>> {
-        let prompts = std::sync::Arc::clone(&self.prompts);
+        let prompts = Arc::clone(&self.prompts);
         // A batch holds one kind of task, so one token limit serves.
         let max_new_tokens = tasks.iter().map(|t| t.max_tokens(&self.options)).max().unwrap_or(0);
         let options = GenerationOptions { max_new_tokens, ..self.options.generation.clone() };
-        let conversations =
-            tasks.iter().map(|t| self.conversation(t, &prompts, None)).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut conversations = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let constraint = self.constraint(task, &prompts)?;
+            conversations.push(Conversation { messages: task.messages(&prompts, None)?, constraint });
+        }
         let first = self.llm()?.generate_batch(&conversations, &options)?;
         let mut steps: Vec<Step> =
             tasks.iter().zip(&first).map(|(task, generation)| task.step(generation, &prompts, 1)).collect();
@@ -432,11 +436,14 @@ impl BriefPipeline {
         if todo.is_empty() {
             return Ok(steps);
         }
-        let conversations = todo
+        let retries = todo
             .iter()
-            .map(|&i| self.conversation(&tasks[i], &prompts, Some(&failed_checks(&steps[i]))))
+            .map(|&i| {
+                let messages = tasks[i].messages(&prompts, Some(&failed_checks(&steps[i])))?;
+                Ok(Conversation { messages, constraint: conversations[i].constraint.clone() })
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let second = self.llm()?.generate_batch(&conversations, &options)?;
+        let second = self.llm()?.generate_batch(&retries, &options)?;
         for (&i, generation) in todo.iter().zip(&second) {
             let mut retry = tasks[i].step(generation, &prompts, 2);
             let first = &steps[i];
@@ -454,26 +461,18 @@ impl BriefPipeline {
         Ok(steps)
     }
 
-    /// The prompt of `task` for the chat model, with the tokens its answer
-    /// may not use; `failed` says what was wrong with a first answer.
-    fn conversation(&mut self, task: &Task, prompts: &Prompts, failed: Option<&str>) -> anyhow::Result<Conversation> {
-        let messages = task.messages(prompts, failed)?;
-        let constraint: Option<std::sync::Arc<dyn crate::engine::TokenConstraint>> = match *task {
-            Task::Translation { text, lang } if prompts.language(lang)?.latin != prompts::LatinWords::Any => {
-                let tables = match &self.script_tables {
-                    Some(tables) => std::sync::Arc::clone(tables),
-                    None => {
-                        let tables = std::sync::Arc::new(script::ScriptTables::new(self.llm()?.tokenizer()));
-                        self.script_tables = Some(std::sync::Arc::clone(&tables));
-                        tables
-                    }
-                };
-                let latin = prompts.language(lang)?.latin;
-                Some(std::sync::Arc::new(tables.constraint(self.llm()?.tokenizer(), text, latin, &prompts.glossary)))
-            }
-            _ => None,
-        };
-        Ok(Conversation { messages, constraint })
+    /// What a rendering of `task` may not contain (its language's
+    /// [`prompts::LatinWords`] rule), if anything.
+    fn constraint(&mut self, task: &Task, prompts: &Prompts) -> anyhow::Result<Option<Arc<dyn TokenConstraint>>> {
+        let Task::Translation { text, lang } = *task else { return Ok(None) };
+        let latin = prompts.language(lang)?.latin;
+        if latin == prompts::LatinWords::Any {
+            return Ok(None);
+        }
+        self.llm()?;
+        let LazyLlm::Loaded(llm) = &self.llm else { unreachable!("loaded above") };
+        let tables = self.script_tables.get_or_insert_with(|| script::ScriptTables::new(llm.tokenizer()));
+        Ok(Some(Arc::new(tables.constraint(llm.tokenizer(), text, latin, &prompts.glossary))))
     }
 
     /// Consecutive paragraph groups of `article`, each within the budget.

@@ -23,7 +23,8 @@ use candle_core::{Result, Tensor};
 
 use super::{block_matrix, blocks_of, f16_to_f32, Q8_0Block, Workers, BLOCK};
 
-/// Activation rows that share one pass over the weights.
+/// Activation rows that share one pass over the weights (the rest go one
+/// by one: the same operations for each row either way).
 const ROWS_PER_PASS: usize = 4;
 
 /// A Q8_0 weight matrix of `rows` outputs by `cols` inputs, row-major, as
@@ -71,24 +72,23 @@ impl Q8_0Matrix {
             for r in range {
                 let w = &weights[r * k_blocks..(r + 1) * k_blocks];
                 let y = |i: usize| &quantized[i * k_blocks..(i + 1) * k_blocks];
+                let write = |i: usize, sum: f32| {
+                    // SAFETY: each (row, r) is written by exactly one worker.
+                    unsafe { *(out_ptr as *mut f32).add(i * rows + r) = sum };
+                };
                 let mut i = 0;
-                while i < m {
-                    let n = ROWS_PER_PASS.min(m - i);
-                    let mut sums = [0f32; ROWS_PER_PASS];
+                while i + ROWS_PER_PASS <= m {
                     // SAFETY: AVX2 and FMA detected in `new`.
-                    unsafe {
-                        match n {
-                            4 => sums = avx2::dots(w, [y(i), y(i + 1), y(i + 2), y(i + 3)]),
-                            3 => sums[..3].copy_from_slice(&avx2::dots(w, [y(i), y(i + 1), y(i + 2)])),
-                            2 => sums[..2].copy_from_slice(&avx2::dots(w, [y(i), y(i + 1)])),
-                            _ => sums[..1].copy_from_slice(&avx2::dots(w, [y(i)])),
-                        }
+                    let sums = unsafe { avx2::dots(w, [y(i), y(i + 1), y(i + 2), y(i + 3)]) };
+                    for (j, sum) in sums.into_iter().enumerate() {
+                        write(i + j, sum);
                     }
-                    for (j, s) in sums[..n].iter().enumerate() {
-                        // SAFETY: each (row, r) is written by exactly one worker.
-                        unsafe { *(out_ptr as *mut f32).add((i + j) * rows + r) = *s };
-                    }
-                    i += n;
+                    i += ROWS_PER_PASS;
+                }
+                for i in i..m {
+                    // SAFETY: as above.
+                    let [sum] = unsafe { avx2::dots(w, [y(i)]) };
+                    write(i, sum);
                 }
             }
         });
