@@ -5,7 +5,10 @@
 //! - the token-embedding table stays quantized; only the rows of the tokens
 //!   fed in are dequantized (the f32 table would be 933 MB for the 1.5B);
 //! - keys and values go into a preallocated cache that grows by doubling,
-//!   instead of being concatenated at every step;
+//!   instead of being concatenated at every step, and attention reads them
+//!   there: each query head is multiplied with its group's key/value head by
+//!   the `gemm` call candle would make, without copying the head for every
+//!   query head of its group;
 //! - Q5_0 weights (most of the 0.5B model), Q4_K and Q6_K weights (the
 //!   1.5B model) go through our own kernels in [`super::kernels`], which
 //!   give candle's results faster;
@@ -439,26 +442,120 @@ impl Attention {
         mask: Option<&Tensor>,
         c: &Config,
     ) -> Result<Tensor> {
-        let (b, _, seq, _) = q.dims4()?;
-        let k = keys.append(k)?;
-        let v = values.append(v)?;
-
-        // Each query head against a copy of its group's key/value head: the
-        // products of candle-transformers' quantized_qwen2 in the same
-        // shapes. Folding a group's query heads into one product is cheaper,
-        // but changed the last bits and tipped greedy choices on the 1.5B
-        // model; briefs must not change with an optimisation.
+        let (b, heads, seq, dim) = q.dims4()?;
+        assert_eq!(b, 1, "one sequence per cache");
+        let keys = keys.append(k)?;
+        let values = values.append(v)?;
+        let len = keys.dim(2)?;
         let group = c.n_head / c.n_kv_head;
-        let k = candle_transformers::utils::repeat_kv(k.contiguous()?, group)?;
-        let v = candle_transformers::utils::repeat_kv(v.contiguous()?, group)?;
-        let scores = (q.matmul(&k.t()?)? / (c.head_dim as f64).sqrt())?;
+
+        // Each query head against its group's key/value head, head by head:
+        // the products of candle-transformers' quantized_qwen2, which copies
+        // each key/value head for every query head of its group
+        // (`repeat_kv`) and multiplies all heads in one batched `matmul`.
+        // candle multiplies a batch one element at a time, calling `gemm`
+        // with the same shapes, strides and threads as here, so the bits are
+        // the same; here `gemm` reads the cache where it lies, without the
+        // copies (which grew with the prompt) or a tensor per head. Folding a
+        // group's query heads into one product is cheaper still, but changed
+        // the last bits and tipped greedy choices on the 1.5B model; briefs
+        // must not change with an optimisation.
+        let device = q.device().clone();
+        let q = q.flatten_all()?.to_vec1::<f32>()?;
+        let mut scores = vec![0f32; heads * seq * len];
+        with_heads(&keys, |keys| {
+            for (h, scores) in scores.chunks_mut(seq * len).enumerate() {
+                // (seq, len) = q[h] (seq, dim) x keys[h / group]^T (dim, len)
+                let q = &q[h * seq * dim..(h + 1) * seq * dim];
+                gemm_f32(scores, (seq, len, dim), q, (1, dim), keys[h / group], (dim, 1));
+            }
+        })?;
+        let scores = (Tensor::from_vec(scores, (b, heads, seq, len), &device)? / (c.head_dim as f64).sqrt())?;
         let scores = match mask {
             Some(mask) => scores.broadcast_add(mask)?,
             None => scores,
         };
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = weights.matmul(&v.contiguous()?)?; // (b, heads, seq, head_dim)
-        y.transpose(1, 2)?.reshape((b, seq, c.n_head * c.head_dim))
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?.flatten_all()?.to_vec1::<f32>()?;
+        let mut y = vec![0f32; heads * seq * dim];
+        with_heads(&values, |values| {
+            for (h, y) in y.chunks_mut(seq * dim).enumerate() {
+                // (seq, dim) = weights[h] (seq, len) x values[h / group] (len, dim)
+                let w = &weights[h * seq * len..(h + 1) * seq * len];
+                gemm_f32(y, (seq, dim, len), w, (1, len), values[h / group], (1, dim));
+            }
+        })?;
+        Tensor::from_vec(y, (b, heads, seq, dim), &device)?.transpose(1, 2)?.reshape((b, seq, heads * dim))
+    }
+}
+
+/// Calls `f` with the positions of each head of `x` (`(1, heads, len, dim)`
+/// with rows of `dim` values one after the other, as the cache holds them),
+/// each as one slice.
+fn with_heads<R>(x: &Tensor, f: impl FnOnce(&[&[f32]]) -> R) -> Result<R> {
+    let (_, heads, len, dim) = x.dims4()?;
+    let (storage, layout) = x.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("the key/value cache is not in CPU memory")
+    };
+    let data = cpu.as_slice::<f32>()?;
+    let stride = layout.stride();
+    if stride[3] != 1 || stride[2] != dim {
+        candle_core::bail!("the key/value cache is laid out as {stride:?}, not in rows of {dim}");
+    }
+    let heads: Vec<&[f32]> = (0..heads)
+        .map(|h| {
+            let start = layout.start_offset() + h * stride[1];
+            &data[start..start + len * dim]
+        })
+        .collect();
+    Ok(f(&heads))
+}
+
+/// `dst (m, n) = lhs (m, k) x rhs (k, n)`, strides given as (between
+/// columns, between rows): `gemm` called as candle's CPU `matmul` calls it
+/// for each element of a batch, threads included, so the sums are added in
+/// the same order and the bits are the same.
+fn gemm_f32(
+    dst: &mut [f32],
+    (m, n, k): (usize, usize, usize),
+    lhs: &[f32],
+    (lhs_cs, lhs_rs): (usize, usize),
+    rhs: &[f32],
+    (rhs_cs, rhs_rs): (usize, usize),
+) {
+    assert!(m > 0 && n > 0 && k > 0, "empty product");
+    assert!(dst.len() >= m * n, "product does not fit");
+    assert!(lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs, "lhs out of bounds");
+    assert!(rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs, "rhs out of bounds");
+    // candle reads the thread count at every product (without
+    // RAYON_NUM_THREADS, from /proc/cpuinfo); it does not change in a run.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *THREADS.get_or_init(candle_core::utils::get_num_threads);
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: every index gemm reads or writes is within the slices
+    // (asserted above).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
     }
 }
 
