@@ -162,13 +162,13 @@ fn assert_same_q6k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
 #[test]
 fn random_k_quants_match_candle() {
     // 256 = one block per row, 1280 = five; 16 and 48 rows = one and three
-    // tiles; 1, 3, 5 and 9 rows of activations (tiles of 4 and tails).
+    // tiles; 1, 2, 3, 5 and 9 rows of activations (groups of 4 and tails).
     for (rows, cols) in [(16, 256), (48, 1280)] {
         let w =
             Tensor::from_vec(values(rows * cols, rows as u64), (rows, cols), &Device::Cpu).unwrap();
         let q4k = Arc::new(QTensor::quantize(&w, GgmlDType::Q4K).unwrap());
         let q6k = Arc::new(QTensor::quantize(&w, GgmlDType::Q6K).unwrap());
-        for m in [1, 3, 5, 9] {
+        for m in [1, 2, 3, 5, 9] {
             assert_same_q4k(q4k.clone(), m, (m * cols) as u64, "random");
             assert_same_q6k(q6k.clone(), m, (m * cols) as u64 + 1, "random");
         }

@@ -12,7 +12,10 @@
 //! [`Q4KMatrix`] keeps its own tiled copy with the GGUF block's 6-bit scales
 //! and mins only unpacked to bytes (1.06 times the GGUF bytes) and drops the
 //! original; [`Q6KMatrix`] computes one-row products from the GGUF blocks
-//! and leaves products of several rows to candle.
+//! and leaves products of several rows to candle, except the rows of a
+//! batched or speculative decode step ([`Q6KMatrix::forward_rows`]), each
+//! computed as if alone, with a block's weights unpacked once for up to four
+//! of them.
 //!
 //! Why the results are candle's: activations are quantized to Q8_K by
 //! candle's own quantizer; the integer part of every product (a sub-block's
@@ -466,15 +469,32 @@ impl Q6KMatrix {
         Workers::get().run(rows, |range| {
             for r in range {
                 let x = &weights[r * kb..(r + 1) * kb];
-                for (i, y) in ys.iter().enumerate() {
-                    let dot = if use_avx2 {
-                        // SAFETY: AVX2 and FMA detected at run time.
-                        unsafe { avx2::q6k_dot(x, y) }
-                    } else {
-                        q6k_dot_portable(x, y)
+                // SAFETY: each (activation, row) is written by exactly one worker.
+                let store = |first: usize, dots: &[f32]| {
+                    for (a, &dot) in dots.iter().enumerate() {
+                        unsafe { *(out_ptr as *mut f32).add((first + a) * rows + r) = dot };
+                    }
+                };
+                if !use_avx2 {
+                    for (i, y) in ys.iter().enumerate() {
+                        store(i, &[q6k_dot_portable(x, y)]);
+                    }
+                    continue;
+                }
+                // Up to four activation rows at a time: the vector kernel is
+                // compiled for each count, so that its sums stay in registers.
+                for (c, y) in ys.chunks(MAX_ACTS).enumerate() {
+                    // SAFETY: AVX2 and FMA detected at run time.
+                    let dots: &[f32] = unsafe {
+                        match *y {
+                            [a] => &avx2::q6k_dots(x, [a]),
+                            [a, b] => &avx2::q6k_dots(x, [a, b]),
+                            [a, b, c] => &avx2::q6k_dots(x, [a, b, c]),
+                            [a, b, c, d] => &avx2::q6k_dots(x, [a, b, c, d]),
+                            _ => unreachable!("chunks of 1 to {MAX_ACTS}"),
+                        }
                     };
-                    // SAFETY: each (activation, row) is written by exactly one worker.
-                    unsafe { *(out_ptr as *mut f32).add(i * rows + r) = dot };
+                    store(c * MAX_ACTS, dots);
                 }
             }
         });
@@ -595,19 +615,20 @@ mod avx2 {
         }
     }
 
-    /// [`super::q6k_dot_portable`]: each vector lane gets the same values as
-    /// in candle's kernel.
+    /// [`super::q6k_dot_portable`] of one weight row with each of `N`
+    /// activation rows: each row's vector lanes get the same values, and its
+    /// sums the same float operations, as in candle's kernel for that row
+    /// alone; the weights are unpacked once for all the rows.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn q6k_dot(x: &[Q6KBlock], y: &[Q8KBlock]) -> f32 {
-        assert!(y.len() >= x.len());
+    pub unsafe fn q6k_dots<const N: usize>(x: &[Q6KBlock], ys: [&[Q8KBlock]; N]) -> [f32; N] {
+        assert!(ys.iter().all(|y| y.len() >= x.len()));
         let m4 = _mm256_set1_epi8(0x0f);
         let m2 = _mm256_set1_epi8(3);
         let m32 = _mm256_set1_epi8(32);
-        let mut acc = _mm256_setzero_ps();
-        for (xb, yb) in x.iter().zip(y) {
-            let d = yb.d * f16_to_f32(xb.d);
+        let mut acc = [_mm256_setzero_ps(); N];
+        for (b, xb) in x.iter().enumerate() {
             let scales = _mm_loadu_si128(xb.scales.as_ptr() as *const __m128i);
-            let mut sumi = _mm256_setzero_si256();
+            let mut sumi = [_mm256_setzero_si256(); N];
             for h in 0..2 {
                 let ql0 = _mm256_loadu_si256(xb.ql.as_ptr().add(64 * h) as *const __m256i);
                 let ql1 = _mm256_loadu_si256(xb.ql.as_ptr().add(64 * h + 32) as *const __m256i);
@@ -626,26 +647,35 @@ mod avx2 {
                     _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high[3]),
                 ];
                 for (t, q) in q.into_iter().enumerate() {
-                    let yv =
-                        _mm256_loadu_si256(yb.qs.as_ptr().add(128 * h + 32 * t) as *const __m256i);
-                    // (q - 32) * y in pairs: exact in 16 bits.
-                    let p = _mm256_sub_epi16(
-                        _mm256_maddubs_epi16(q, yv),
-                        _mm256_maddubs_epi16(m32, yv),
-                    );
                     // Bytes 0..16 of the 32 values use scale 2i, 16..32 2i + 1.
                     let i = (8 * h + 2 * t) as i64;
                     let pick =
                         _mm_set_epi64x((i + 1) * 0x0101_0101_0101_0101, i * 0x0101_0101_0101_0101);
                     let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc, p));
+                    for (sumi, y) in sumi.iter_mut().zip(&ys) {
+                        let yv = _mm256_loadu_si256(
+                            y[b].qs.as_ptr().add(128 * h + 32 * t) as *const __m256i
+                        );
+                        // (q - 32) * y in pairs: exact in 16 bits.
+                        let p = _mm256_sub_epi16(
+                            _mm256_maddubs_epi16(q, yv),
+                            _mm256_maddubs_epi16(m32, yv),
+                        );
+                        *sumi = _mm256_add_epi32(*sumi, _mm256_madd_epi16(sc, p));
+                    }
                 }
             }
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            let xd = f16_to_f32(xb.d);
+            for ((acc, sumi), y) in acc.iter_mut().zip(sumi).zip(&ys) {
+                let d = y[b].d * xd;
+                *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
+            }
         }
-        let mut lanes = [0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        super::hsum8(lanes)
+        acc.map(|a| {
+            let mut lanes = [0f32; 8];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), a);
+            super::hsum8(lanes)
+        })
     }
 }
 
@@ -724,7 +754,7 @@ mod avx2 {
     ) {
         unreachable!("AVX2 is only detected on x86_64")
     }
-    pub unsafe fn q6k_dot(_: &[Q6KBlock], _: &[Q8KBlock]) -> f32 {
+    pub unsafe fn q6k_dots<const N: usize>(_: &[Q6KBlock], _: [&[Q8KBlock]; N]) -> [f32; N] {
         unreachable!("AVX2 is only detected on x86_64")
     }
 }
