@@ -1,7 +1,8 @@
 //! Our Qwen2 engine gives exactly the greedy output of candle-transformers'
 //! `quantized_qwen2` (the reference it was optimised from), the same output
 //! for a prompt whatever was run before it, and the same output for each
-//! conversation whether decoded alone or in a batch with others.
+//! conversation whether decoded alone or in a batch with others, with
+//! drafted tokens or one token per step.
 
 mod common;
 
@@ -79,6 +80,16 @@ fn check_batch(llm: &mut Llm, id: &str) {
         assert_eq!(t.text, a.text, "{id}: conversation {i} changed when decoded in a batch");
         assert_eq!((t.generated_tokens, t.stop), (a.generated_tokens, a.stop), "{id}: conversation {i}");
     }
+    // Drafted tokens (on by default) change the speed, not the reply: the
+    // same conversations decoded one token per step.
+    let plain = GenerationOptions { draft_tokens: 0, ..options.clone() };
+    for (i, c) in conversations.iter().enumerate() {
+        let one_by_one = llm.generate(c, &plain).unwrap();
+        assert_eq!(one_by_one.text, alone[i].text, "{id}: conversation {i} changed with drafts");
+        assert_eq!(one_by_one.drafted_tokens, 0);
+    }
+    // The summary copies phrases of its article: some of it was drafted.
+    assert!(alone[0].drafted_tokens > 0, "{id}: no drafted token kept in the summary");
     let lengths: std::collections::BTreeSet<usize> = alone.iter().map(|g| g.generated_tokens).collect();
     assert!(lengths.len() > 1, "{id}: the replies should end at different steps: {lengths:?}");
 

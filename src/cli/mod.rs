@@ -152,6 +152,12 @@ struct GenerationArgs {
     #[arg(long, value_name = "N", default_value_t = BriefOptions::default().batch_size as u64,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     batch: u64,
+    /// Greedy decoding: check up to N tokens drafted from the article and
+    /// the reply so far in each step (0: one token per step). Only the
+    /// speed changes.
+    #[arg(long, value_name = "N", default_value_t = polybrief::engine::DRAFT_TOKENS as u64,
+          value_parser = clap::value_parser!(u64).range(0..=16))]
+    draft_tokens: u64,
 }
 
 impl GenerationArgs {
@@ -164,6 +170,7 @@ impl GenerationArgs {
                 temperature: self.temperature,
                 top_p: self.top_p,
                 seed: self.seed,
+                draft_tokens: self.draft_tokens as usize,
                 ..defaults.generation.clone()
             },
             ..defaults

@@ -16,7 +16,8 @@
 //!   sequences can be decoded in one step ([`Qwen2::forward_batch`]): decode
 //!   is bound by reading the weights, and one read then serves every
 //!   sequence. Each sequence's logits are bit for bit those of decoding it
-//!   alone.
+//!   alone; the same step feeds several drafted tokens of one sequence at
+//!   once to verify them (speculative decoding, [`super::draft`]).
 
 use std::sync::Arc;
 
@@ -144,6 +145,17 @@ impl KvCache {
         };
         let layers = layers.into_iter().map(|(k, v)| Ok((buffer(k)?, buffer(v)?))).collect::<Result<_>>()?;
         Ok(KvCache { layers, position })
+    }
+
+    /// Forgets every position from `position` on: the tokens of a rejected
+    /// draft. Their memory is overwritten by the next tokens fed.
+    pub fn truncate(&mut self, position: usize) {
+        assert!(position <= self.position, "cannot truncate to a later position");
+        for (keys, values) in &mut self.layers {
+            keys.len = position;
+            values.len = position;
+        }
+        self.position = position;
     }
 
     /// Forgets everything: a new sequence (the memory is kept for reuse).
@@ -347,27 +359,40 @@ impl Qwen2 {
         self.output.forward(&last)?.flatten_all()
     }
 
-    /// One decode step of several sequences: `tokens[i]` is fed after the
-    /// positions in `caches[i]`; returns the logits `(sequences, vocab)`.
-    /// Row `i` is bit for bit `forward(caches[i], &[tokens[i]])`: the weights
-    /// are read once for all rows, and each row is computed as if alone.
-    pub fn forward_batch(&self, caches: &mut [&mut KvCache], tokens: &[u32]) -> Result<Tensor> {
-        assert_eq!(caches.len(), tokens.len(), "one token per sequence");
+    /// One decode step of several sequences, each feeding one or more
+    /// tokens: `tokens[i]` goes after the positions in `caches[i]`. Returns
+    /// the logits after every token fed, `(rows, vocab)`, sequence after
+    /// sequence. Each row is bit for bit the logits of feeding its token
+    /// alone after the ones before it ([`Qwen2::forward`] with one token):
+    /// the weights are read once for all rows, every row is multiplied as if
+    /// alone, and every row attends over the cache as a one-token step would.
+    /// That makes it the verification step of speculative decoding as well
+    /// as a batched decode step.
+    pub fn forward_batch(&self, caches: &mut [&mut KvCache], tokens: &[&[u32]]) -> Result<Tensor> {
+        assert_eq!(caches.len(), tokens.len(), "tokens for each sequence");
+        assert!(tokens.iter().all(|t| !t.is_empty()), "at least one token per sequence");
         let device = self.cos.device().clone();
-        let n = tokens.len();
-        let ids = Tensor::new(tokens, &device)?;
-        let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?; // (1, n, hidden)
-        let rotary: Vec<(Tensor, Tensor)> = caches
+        let flat: Vec<u32> = tokens.concat();
+        let ids = Tensor::new(flat.as_slice(), &device)?;
+        let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?; // (1, rows, hidden)
+        // (sequence, position) of each row.
+        let rows: Vec<(usize, usize)> = tokens
             .iter()
-            .map(|c| Ok((self.cos.narrow(0, c.position, 1)?, self.sin.narrow(0, c.position, 1)?)))
+            .zip(caches.iter())
+            .enumerate()
+            .flat_map(|(i, (t, c))| (0..t.len()).map(move |j| (i, c.position + j)))
+            .collect();
+        let rotary: Vec<(Tensor, Tensor)> = rows
+            .iter()
+            .map(|&(_, p)| Ok((self.cos.narrow(0, p, 1)?, self.sin.narrow(0, p, 1)?)))
             .collect::<Result<_>>()?;
         for (l, block) in self.blocks.iter().enumerate() {
             let h = block.attention_norm.forward(&x)?;
             let (q, k, v) = block.attention.project_rows(&h)?;
-            let mut ys = Vec::with_capacity(n);
-            for (i, cache) in caches.iter_mut().enumerate() {
-                let row = |t: &Tensor| t.narrow(1, i, 1);
-                let (cos, sin) = &rotary[i];
+            let mut ys = Vec::with_capacity(rows.len());
+            for (r, &(i, _)) in rows.iter().enumerate() {
+                let row = |t: &Tensor| t.narrow(1, r, 1);
+                let (cos, sin) = &rotary[r];
                 let (q, k, v) = block.attention.split_heads(
                     &row(&q)?,
                     &row(&k)?,
@@ -376,14 +401,16 @@ impl Qwen2 {
                     sin,
                     &self.config,
                 )?;
-                ys.push(block.attention.attend(&q, &k, &v, &mut cache.layers[l], None, &self.config)?);
+                // Rows of one sequence come in order: each appends its key
+                // and value, then attends over the positions up to its own.
+                ys.push(block.attention.attend(&q, &k, &v, &mut caches[i].layers[l], None, &self.config)?);
             }
             x = (x + block.attention.wo.forward_rows(&Tensor::cat(&ys, 1)?)?)?;
             let h = block.mlp.forward(&block.mlp_norm.forward(&x)?, true)?;
             x = (x + h)?;
         }
-        for cache in caches.iter_mut() {
-            cache.position += 1;
+        for (cache, t) in caches.iter_mut().zip(tokens) {
+            cache.position += t.len();
         }
         let x = self.norm.forward(&x)?;
         self.output.forward_rows(&x)?.squeeze(0)
