@@ -130,8 +130,9 @@ fn assert_same_q4k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
     assert_bits(&out, &expected, &what("portable"));
 }
 
-/// Compares our Q6_K kernel with candle's on one row, the product of `m`
-/// rows (which it leaves to candle), and `m` rows taken one by one.
+/// Compares our Q6_K kernels with candle's on one row, the product of `m`
+/// rows (candle's tiled order where the rows make whole tiles), and `m` rows
+/// taken one by one.
 fn assert_same_q6k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
     let (rows, cols) = weights.shape().dims2().unwrap();
     let ours = Q6KMatrix::new(weights.clone()).expect("a Q6_K matrix");
@@ -146,6 +147,10 @@ fn assert_same_q6k(weights: Arc<QTensor>, m: usize, seed: u64, name: &str) {
         assert_bits(&out, &expected, &what("matvec"));
         ours.matvec_portable(&lhs, &mut out);
         assert_bits(&out, &expected, &what("portable"));
+    } else if rows % 16 == 0 {
+        let mut out = vec![0f32; m * rows];
+        ours.matmul_tiled_portable(&lhs, &mut out);
+        assert_bits(&out, &expected, &what("tiled portable"));
     }
     // Rows of a batched decode step: each row as candle multiplies it alone.
     let alone: Vec<f32> = (0..m)
@@ -176,7 +181,9 @@ fn random_k_quants_match_candle() {
     // Q6_K: a row count that is no multiple of 16 or even of 2.
     let w = Tensor::from_vec(values(7 * 512, 7), (7, 512), &Device::Cpu).unwrap();
     let q6k = Arc::new(QTensor::quantize(&w, GgmlDType::Q6K).unwrap());
-    assert_same_q6k(q6k, 1, 77, "random");
+    for m in [1, 3] {
+        assert_same_q6k(q6k.clone(), m, 77 + m as u64, "random");
+    }
 }
 
 #[test]

@@ -11,11 +11,12 @@
 //!
 //! [`Q4KMatrix`] keeps its own tiled copy with the GGUF block's 6-bit scales
 //! and mins only unpacked to bytes (1.06 times the GGUF bytes) and drops the
-//! original; [`Q6KMatrix`] computes one-row products from the GGUF blocks
-//! and leaves products of several rows to candle, except the rows of a
-//! batched or speculative decode step ([`Q6KMatrix::forward_rows`]), each
-//! computed as if alone, with a block's weights unpacked once for up to four
-//! of them.
+//! original; [`Q6KMatrix`] computes every product from the GGUF blocks:
+//! one row as candle's one-row kernel does, the rows of a batched or
+//! speculative decode step each as if alone (a block's weights unpacked once
+//! for up to four of them), and the rows of a prompt in candle's tiled order
+//! from tiles unpacked on the fly, so that candle's tiled copy of the
+//! weights is never made.
 //!
 //! Why the results are candle's: activations are quantized to Q8_K by
 //! candle's own quantizer; the integer part of every product (a sub-block's
@@ -28,7 +29,11 @@
 //!   `acc = fma(-(dmin * min), d_act * bsum, acc)`;
 //! - Q6_K, one row (candle's `vec_dot_q6k_q8k`): eight lane sums per block,
 //!   `lane = fma(d_act * d, lane_isum, lane)`, then the lanes added as its
-//!   `hsum_float_8` adds them.
+//!   `hsum_float_8` adds them;
+//! - Q6_K, several rows of a matrix of whole 16-row tiles (candle's tiled
+//!   kernels, one order at every instruction-set level): for each block and
+//!   each of its 16 sub-blocks, `acc = fma(isum - 32 * bsum, (d * scale) *
+//!   d_act, acc)`.
 //!
 //! Those are candle's x86 kernels with AVX2 and FMA; elsewhere candle takes
 //! other paths with another order, so the constructors return `None` there
@@ -40,8 +45,8 @@
 use std::sync::Arc;
 
 use candle_core::quantized::k_quants::{BlockQ4K, BlockQ6K, BlockQ8K, GgmlType};
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Result, Tensor};
 
 use super::Workers;
 
@@ -391,10 +396,14 @@ fn q4k_tiles_portable(tiles: &[Q4KTile], acts: &[&[Q8KBlock]], acc: &mut [[f32; 
     }
 }
 
-/// A Q6_K weight matrix: one-row products here, others by candle.
+/// A Q6_K weight matrix. One-row products (and rows of a decode step,
+/// each as if alone) repeat candle's `vec_dot_q6k_q8k`; products of several
+/// rows (prompts) repeat candle's tiled kernel (`repack_x86`), which it runs
+/// for a matrix of whole 16-row tiles, from tiles unpacked on the fly: the
+/// weights are held once, where candle keeps a second, tiled copy (1.5 times
+/// the bytes) for prompts.
 pub struct Q6KMatrix {
     weights: Arc<QTensor>,
-    candle: QMatMul,
     rows: usize,
     cols: usize,
 }
@@ -408,8 +417,7 @@ impl Q6KMatrix {
         if !candle_uses_x86_kernels() {
             return None;
         }
-        let candle = QMatMul::from_arc(weights.clone()).ok()?;
-        Some(Q6KMatrix { weights, candle, rows, cols })
+        Some(Q6KMatrix { weights, rows, cols })
     }
 
     fn blocks(&self) -> &[Q6KBlock] {
@@ -419,14 +427,66 @@ impl Q6KMatrix {
     /// `x (..., cols)` times the transposed weights: `(..., rows)`, as
     /// `QMatMul::forward`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.dims().iter().rev().skip(1).product::<usize>() != 1 {
-            return self.candle.forward(x);
-        }
         let (lhs, mut dims) = flat_input(x, self.cols, "Q6_K")?;
-        let mut out = vec![0f32; self.rows];
-        self.matvec(&lhs, &mut out);
+        let m = lhs.len() / self.cols;
+        let mut out = vec![0f32; m * self.rows];
+        // candle tiles only matrices of whole tiles; others it multiplies
+        // row by row with its one-row kernel.
+        if m > 1 && self.rows.is_multiple_of(TILE) {
+            self.matmul_tiled(&lhs, &mut out, best_isa());
+        } else {
+            self.rows_times(&lhs, &mut out, best_isa() != Isa::Portable);
+        }
         dims.push(self.rows);
         Tensor::from_vec(out, dims, x.device())
+    }
+
+    /// Several activation rows times the weights in the order of candle's
+    /// tiled kernel, with the portable code: for tests.
+    pub fn matmul_tiled_portable(&self, lhs: &[f32], out: &mut [f32]) {
+        self.matmul_tiled(lhs, out, Isa::Portable)
+    }
+
+    /// `out (m, rows)` in candle's tiled order: for each weight row and
+    /// activation row, block after block and sub-block after sub-block,
+    /// `acc = fma(isum - 32 * bsum, (d * scale) * d_act, acc)`. A worker
+    /// unpacks each 16-row tile of a block once and multiplies it with every
+    /// activation row.
+    fn matmul_tiled(&self, lhs: &[f32], out: &mut [f32], isa: Isa) {
+        let (kb, rows) = (self.cols / QK_K, self.rows);
+        let m = lhs.len() / self.cols;
+        assert!(rows.is_multiple_of(TILE), "whole tiles");
+        assert_eq!(out.len(), m * rows, "output size");
+        let quantized = quantize_rows(lhs, self.cols);
+        let acts = as_q8k(&quantized);
+        let weights = self.blocks();
+        let out_ptr = out.as_mut_ptr() as usize;
+        Workers::get().run(rows / TILE, |range| {
+            let mut acc = vec![[0f32; TILE]; m];
+            let mut tile = Q6KTile::new();
+            for t in range {
+                acc.fill([0.0; TILE]);
+                for b in 0..kb {
+                    tile.fill((0..TILE).map(|r| &weights[(t * TILE + r) * kb + b]));
+                    for (a, acc) in acc.iter_mut().enumerate() {
+                        let y = &acts[a * kb + b];
+                        match isa {
+                            // SAFETY: the instruction sets were detected at run time.
+                            Isa::Avx512Vnni => unsafe { avx512::q6k_tile(&tile, y, acc) },
+                            Isa::Avx2 => unsafe { avx2::q6k_tile(&tile, y, acc) },
+                            Isa::Portable => q6k_tile_portable(&tile, y, acc),
+                        }
+                    }
+                }
+                for (a, acc) in acc.iter().enumerate() {
+                    // SAFETY: each (activation row, tile) is written by exactly one worker.
+                    unsafe {
+                        let dst = (out_ptr as *mut f32).add(a * rows + t * TILE);
+                        std::ptr::copy_nonoverlapping(acc.as_ptr(), dst, TILE);
+                    }
+                }
+            }
+        });
     }
 
     /// `x (1, m, cols)` times the transposed weights, `(1, m, rows)`, each
@@ -501,6 +561,51 @@ impl Q6KMatrix {
     }
 }
 
+/// 16 weight rows times one block of Q6_K as candle's tiled kernel holds
+/// them: sub-block scales as f32, values as bytes 0..64 (stored plus 32).
+#[repr(C, align(64))]
+struct Q6KTile {
+    /// `scales[sub][r]`: `d * scale` of sub-block `sub` (16 values) in row `r`.
+    scales: [[f32; TILE]; QK_K / 16],
+    /// Groups of 4 values: `qs[(g * 16 + r) * 4 + j]` is value `4g + j` of
+    /// row `r`.
+    qs: [u8; QK_K * TILE],
+}
+
+impl Q6KTile {
+    fn new() -> Box<Q6KTile> {
+        Box::new(Q6KTile { scales: [[0.0; TILE]; QK_K / 16], qs: [0; QK_K * TILE] })
+    }
+
+    /// Unpacks one block of each of 16 rows.
+    fn fill<'a>(&mut self, rows: impl Iterator<Item = &'a Q6KBlock>) {
+        for (r, x) in rows.enumerate() {
+            let d = f16_to_f32(x.d);
+            for (sub, &scale) in x.scales.iter().enumerate() {
+                self.scales[sub][r] = d * scale as f32;
+            }
+            for v in 0..QK_K {
+                self.qs[(v / 4 * TILE + r) * 4 + v % 4] = q6k_value(x, v);
+            }
+        }
+    }
+}
+
+/// One tile's products with one activation block, one operation at a time,
+/// added to `acc[r]` for weight row `r`.
+fn q6k_tile_portable(t: &Q6KTile, y: &Q8KBlock, acc: &mut [f32; TILE]) {
+    for sub in 0..QK_K / 16 {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let mut isum = 0i32;
+            for v in 16 * sub..16 * sub + 16 {
+                isum += t.qs[(v / 4 * TILE + r) * 4 + v % 4] as i32 * y.qs[v] as i32;
+            }
+            let f = isum as f32 - 32.0 * y.bsums[sub] as f32;
+            *acc = f.mul_add(t.scales[sub][r] * y.d, *acc);
+        }
+    }
+}
+
 /// Value `v` (0..64, stored plus 32) of a Q6_K block.
 fn q6k_value(x: &Q6KBlock, v: usize) -> u8 {
     let (h, t, j) = (v / 128, v % 128 / 32, v % 32);
@@ -535,7 +640,7 @@ fn hsum8(a: [f32; 8]) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{bsum32, f16_to_f32, Q4KTile, Q6KBlock, Q8KBlock, MAX_ACTS, TILE};
+    use super::{bsum32, f16_to_f32, Q4KTile, Q6KBlock, Q6KTile, Q8KBlock, MAX_ACTS, QK_K, TILE};
     use std::arch::x86_64::*;
 
     /// Four activation bytes at `off`, in every 32-bit lane.
@@ -615,6 +720,34 @@ mod avx2 {
         }
     }
 
+    /// [`super::q6k_tile_portable`], rows 0..8 and 8..16 of the tile in two
+    /// vectors.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn q6k_tile(t: &Q6KTile, y: &Q8KBlock, acc: &mut [f32; TILE]) {
+        let ones = _mm256_set1_epi16(1);
+        let dall = _mm256_set1_ps(y.d);
+        let mut a = [_mm256_loadu_ps(acc.as_ptr()), _mm256_loadu_ps(acc.as_ptr().add(8))];
+        for sub in 0..QK_K / 16 {
+            let mut isum = [_mm256_setzero_si256(); 2];
+            for g in 4 * sub..4 * sub + 4 {
+                let yv = bcast4(y, 4 * g);
+                for (h, isum) in isum.iter_mut().enumerate() {
+                    let w = _mm256_load_si256(t.qs.as_ptr().add((g * TILE + 8 * h) * 4) as *const __m256i);
+                    // Values below 64 times bytes: the 16-bit pair sums fit.
+                    *isum = _mm256_add_epi32(*isum, _mm256_madd_epi16(_mm256_maddubs_epi16(w, yv), ones));
+                }
+            }
+            let bias = _mm256_set1_ps(32.0 * y.bsums[sub] as f32);
+            for (h, (a, isum)) in a.iter_mut().zip(isum).enumerate() {
+                let scale = _mm256_load_ps(t.scales[sub].as_ptr().add(8 * h));
+                let f = _mm256_sub_ps(_mm256_cvtepi32_ps(isum), bias);
+                *a = _mm256_fmadd_ps(f, _mm256_mul_ps(scale, dall), *a);
+            }
+        }
+        _mm256_storeu_ps(acc.as_mut_ptr(), a[0]);
+        _mm256_storeu_ps(acc.as_mut_ptr().add(8), a[1]);
+    }
+
     /// [`super::q6k_dot_portable`] of one weight row with each of `N`
     /// activation rows: each row's vector lanes get the same values, and its
     /// sums the same float operations, as in candle's kernel for that row
@@ -681,7 +814,7 @@ mod avx2 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{bsum32, Q4KTile, Q8KBlock, MAX_ACTS, TILE};
+    use super::{bsum32, Q4KTile, Q6KTile, Q8KBlock, MAX_ACTS, QK_K, TILE};
     use std::arch::x86_64::*;
 
     #[inline]
@@ -742,11 +875,29 @@ mod avx512 {
             _mm512_storeu_ps(out[a].as_mut_ptr(), acc[a]);
         }
     }
+
+    /// [`super::q6k_tile_portable`], the tile's 16 rows in one vector.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
+    pub unsafe fn q6k_tile(t: &Q6KTile, y: &Q8KBlock, acc: &mut [f32; TILE]) {
+        let dall = _mm512_set1_ps(y.d);
+        let mut a = _mm512_loadu_ps(acc.as_ptr());
+        for sub in 0..QK_K / 16 {
+            let mut isum = _mm512_setzero_si512();
+            for g in 4 * sub..4 * sub + 4 {
+                let w = _mm512_load_si512(t.qs.as_ptr().add(g * TILE * 4) as *const __m512i);
+                isum = _mm512_dpbusd_epi32(isum, w, bcast4(y, 4 * g));
+            }
+            let f = _mm512_sub_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(32.0 * y.bsums[sub] as f32));
+            let scale = _mm512_load_ps(t.scales[sub].as_ptr());
+            a = _mm512_fmadd_ps(f, _mm512_mul_ps(scale, dall), a);
+        }
+        _mm512_storeu_ps(acc.as_mut_ptr(), a);
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 mod avx2 {
-    use super::{Q4KTile, Q6KBlock, Q8KBlock, MAX_ACTS, TILE};
+    use super::{Q4KTile, Q6KBlock, Q6KTile, Q8KBlock, MAX_ACTS, TILE};
     pub unsafe fn q4k_tiles<const N: usize>(
         _: &[Q4KTile],
         _: [&[Q8KBlock]; N],
@@ -757,16 +908,22 @@ mod avx2 {
     pub unsafe fn q6k_dots<const N: usize>(_: &[Q6KBlock], _: [&[Q8KBlock]; N]) -> [f32; N] {
         unreachable!("AVX2 is only detected on x86_64")
     }
+    pub unsafe fn q6k_tile(_: &Q6KTile, _: &Q8KBlock, _: &mut [f32; TILE]) {
+        unreachable!("AVX2 is only detected on x86_64")
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 mod avx512 {
-    use super::{Q4KTile, Q8KBlock, MAX_ACTS, TILE};
+    use super::{Q4KTile, Q6KTile, Q8KBlock, MAX_ACTS, TILE};
     pub unsafe fn q4k_tiles<const N: usize>(
         _: &[Q4KTile],
         _: [&[Q8KBlock]; N],
         _: &mut [[f32; TILE]; MAX_ACTS],
     ) {
+        unreachable!("AVX-512 is only detected on x86_64")
+    }
+    pub unsafe fn q6k_tile(_: &Q6KTile, _: &Q8KBlock, _: &mut [f32; TILE]) {
         unreachable!("AVX-512 is only detected on x86_64")
     }
 }
