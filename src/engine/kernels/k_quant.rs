@@ -584,8 +584,22 @@ impl Q6KTile {
             for (sub, &scale) in x.scales.iter().enumerate() {
                 self.scales[sub][r] = d * scale as f32;
             }
-            for v in 0..QK_K {
-                self.qs[(v / 4 * TILE + r) * 4 + v % 4] = q6k_value(x, v);
+            // Values 128h + j + 32t, as `q6k_value` reads them, a byte of low
+            // and of high bits at a time.
+            for h in 0..2 {
+                for j in 0..32 {
+                    let (ql0, ql1, qh) = (x.ql[64 * h + j], x.ql[64 * h + 32 + j], x.qh[32 * h + j]);
+                    let values = [
+                        (ql0 & 0x0f) | ((qh & 3) << 4),
+                        (ql1 & 0x0f) | (((qh >> 2) & 3) << 4),
+                        (ql0 >> 4) | (((qh >> 4) & 3) << 4),
+                        (ql1 >> 4) | ((qh >> 6) << 4),
+                    ];
+                    for (t, value) in values.into_iter().enumerate() {
+                        let v = 128 * h + 32 * t + j;
+                        self.qs[(v / 4 * TILE + r) * 4 + v % 4] = value;
+                    }
+                }
             }
         }
     }
