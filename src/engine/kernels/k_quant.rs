@@ -450,8 +450,8 @@ impl Q6KMatrix {
     /// `out (m, rows)` in candle's tiled order: for each weight row and
     /// activation row, block after block and sub-block after sub-block,
     /// `acc = fma(isum - 32 * bsum, (d * scale) * d_act, acc)`. A worker
-    /// unpacks each 16-row tile of a block once and multiplies it with every
-    /// activation row.
+    /// unpacks the blocks of 16 weight rows once and multiplies them with
+    /// every activation row.
     fn matmul_tiled(&self, lhs: &[f32], out: &mut [f32], isa: Isa) {
         let (kb, rows) = (self.cols / QK_K, self.rows);
         let m = lhs.len() / self.cols;
@@ -462,23 +462,23 @@ impl Q6KMatrix {
         let weights = self.blocks();
         let out_ptr = out.as_mut_ptr() as usize;
         Workers::get().run(rows / TILE, |range| {
-            let mut acc = vec![[0f32; TILE]; m];
-            let mut tile = Q6KTile::new();
+            let mut tiles: Vec<Box<Q6KTile>> = (0..kb).map(|_| Q6KTile::new()).collect();
             for t in range {
-                acc.fill([0.0; TILE]);
-                for b in 0..kb {
+                for (b, tile) in tiles.iter_mut().enumerate() {
                     tile.fill((0..TILE).map(|r| &weights[(t * TILE + r) * kb + b]));
-                    for (a, acc) in acc.iter_mut().enumerate() {
-                        let y = &acts[a * kb + b];
+                }
+                // Activation row after row, each read in order while the
+                // tile's blocks stay in cache.
+                for (a, y) in acts.chunks(kb).enumerate() {
+                    let mut acc = [0f32; TILE];
+                    for (tile, y) in tiles.iter().zip(y) {
                         match isa {
                             // SAFETY: the instruction sets were detected at run time.
-                            Isa::Avx512Vnni => unsafe { avx512::q6k_tile(&tile, y, acc) },
-                            Isa::Avx2 => unsafe { avx2::q6k_tile(&tile, y, acc) },
-                            Isa::Portable => q6k_tile_portable(&tile, y, acc),
+                            Isa::Avx512Vnni => unsafe { avx512::q6k_tile(tile, y, &mut acc) },
+                            Isa::Avx2 => unsafe { avx2::q6k_tile(tile, y, &mut acc) },
+                            Isa::Portable => q6k_tile_portable(tile, y, &mut acc),
                         }
                     }
-                }
-                for (a, acc) in acc.iter().enumerate() {
                     // SAFETY: each (activation row, tile) is written by exactly one worker.
                     unsafe {
                         let dst = (out_ptr as *mut f32).add(a * rows + t * TILE);
