@@ -467,22 +467,40 @@ impl Q6KMatrix {
                 for (b, tile) in tiles.iter_mut().enumerate() {
                     tile.fill((0..TILE).map(|r| &weights[(t * TILE + r) * kb + b]));
                 }
-                // Activation row after row, each read in order while the
-                // tile's blocks stay in cache.
-                for (a, y) in acts.chunks(kb).enumerate() {
-                    let mut acc = [0f32; TILE];
-                    for (tile, y) in tiles.iter().zip(y) {
-                        match isa {
-                            // SAFETY: the instruction sets were detected at run time.
-                            Isa::Avx512Vnni => unsafe { avx512::q6k_tile(tile, y, &mut acc) },
-                            Isa::Avx2 => unsafe { avx2::q6k_tile(tile, y, &mut acc) },
-                            Isa::Portable => q6k_tile_portable(tile, y, &mut acc),
+                let mut acc = [[0f32; TILE]; MAX_ACTS];
+                for (c, y) in acts.chunks(kb).collect::<Vec<_>>().chunks(MAX_ACTS).enumerate() {
+                    if isa == Isa::Avx512Vnni {
+                        // Up to four activation rows at a time, the kernel
+                        // compiled for each count so that its sums stay in
+                        // registers.
+                        // SAFETY: the instruction sets were detected at run time.
+                        unsafe {
+                            match *y {
+                                [a] => avx512::q6k_tiles(&tiles, [a], &mut acc),
+                                [a, b] => avx512::q6k_tiles(&tiles, [a, b], &mut acc),
+                                [a, b, c] => avx512::q6k_tiles(&tiles, [a, b, c], &mut acc),
+                                [a, b, c, d] => avx512::q6k_tiles(&tiles, [a, b, c, d], &mut acc),
+                                _ => unreachable!("chunks of 1 to {MAX_ACTS}"),
+                            }
+                        }
+                    } else {
+                        for (acc, y) in acc.iter_mut().zip(y) {
+                            *acc = [0.0; TILE];
+                            for (tile, y) in tiles.iter().zip(*y) {
+                                match isa {
+                                    // SAFETY: AVX2 and FMA were detected at run time.
+                                    Isa::Avx2 => unsafe { avx2::q6k_tile(tile, y, acc) },
+                                    _ => q6k_tile_portable(tile, y, acc),
+                                }
+                            }
                         }
                     }
-                    // SAFETY: each (activation row, tile) is written by exactly one worker.
-                    unsafe {
-                        let dst = (out_ptr as *mut f32).add(a * rows + t * TILE);
-                        std::ptr::copy_nonoverlapping(acc.as_ptr(), dst, TILE);
+                    for (i, acc) in acc.iter().enumerate().take(y.len()) {
+                        // SAFETY: each (activation row, tile) is written by exactly one worker.
+                        unsafe {
+                            let dst = (out_ptr as *mut f32).add((c * MAX_ACTS + i) * rows + t * TILE);
+                            std::ptr::copy_nonoverlapping(acc.as_ptr(), dst, TILE);
+                        }
                     }
                 }
             }
@@ -584,22 +602,22 @@ impl Q6KTile {
             for (sub, &scale) in x.scales.iter().enumerate() {
                 self.scales[sub][r] = d * scale as f32;
             }
-            // Values 128h + j + 32t, as `q6k_value` reads them, a byte of low
-            // and of high bits at a time.
+            // Values 128h + 32t + j, as `q6k_value` reads them, in runs of
+            // 32 (which the compiler turns into vector code), then placed in
+            // groups of four.
+            let mut values = [0u8; QK_K];
             for h in 0..2 {
+                let (ql, qh) = (&x.ql[64 * h..64 * h + 64], &x.qh[32 * h..32 * h + 32]);
+                let out = &mut values[128 * h..128 * h + 128];
                 for j in 0..32 {
-                    let (ql0, ql1, qh) = (x.ql[64 * h + j], x.ql[64 * h + 32 + j], x.qh[32 * h + j]);
-                    let values = [
-                        (ql0 & 0x0f) | ((qh & 3) << 4),
-                        (ql1 & 0x0f) | (((qh >> 2) & 3) << 4),
-                        (ql0 >> 4) | (((qh >> 4) & 3) << 4),
-                        (ql1 >> 4) | ((qh >> 6) << 4),
-                    ];
-                    for (t, value) in values.into_iter().enumerate() {
-                        let v = 128 * h + 32 * t + j;
-                        self.qs[(v / 4 * TILE + r) * 4 + v % 4] = value;
-                    }
+                    out[j] = (ql[j] & 0x0f) | ((qh[j] & 3) << 4);
+                    out[32 + j] = (ql[32 + j] & 0x0f) | (((qh[j] >> 2) & 3) << 4);
+                    out[64 + j] = (ql[j] >> 4) | (((qh[j] >> 4) & 3) << 4);
+                    out[96 + j] = (ql[32 + j] >> 4) | ((qh[j] >> 6) << 4);
                 }
+            }
+            for (g, four) in values.chunks_exact(4).enumerate() {
+                self.qs[(g * TILE + r) * 4..(g * TILE + r) * 4 + 4].copy_from_slice(four);
             }
         }
     }
@@ -890,22 +908,38 @@ mod avx512 {
         }
     }
 
-    /// [`super::q6k_tile_portable`], the tile's 16 rows in one vector.
+    /// [`super::q6k_tile_portable`] over all blocks of 16 weight rows
+    /// (`tiles`) for `N` activation rows (`out[a]` for row `a`), the 16
+    /// weight rows in one vector: sums stay in registers from the first block
+    /// to the last, and each weight vector is loaded once for all `N` rows.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
-    pub unsafe fn q6k_tile(t: &Q6KTile, y: &Q8KBlock, acc: &mut [f32; TILE]) {
-        let dall = _mm512_set1_ps(y.d);
-        let mut a = _mm512_loadu_ps(acc.as_ptr());
-        for sub in 0..QK_K / 16 {
-            let mut isum = _mm512_setzero_si512();
-            for g in 4 * sub..4 * sub + 4 {
-                let w = _mm512_load_si512(t.qs.as_ptr().add(g * TILE * 4) as *const __m512i);
-                isum = _mm512_dpbusd_epi32(isum, w, bcast4(y, 4 * g));
+    pub unsafe fn q6k_tiles<const N: usize>(
+        tiles: &[Box<Q6KTile>],
+        ys: [&[Q8KBlock]; N],
+        out: &mut [[f32; TILE]],
+    ) {
+        assert!(out.len() >= N && ys.iter().all(|y| y.len() >= tiles.len()));
+        let mut acc = [_mm512_setzero_ps(); N];
+        for (b, t) in tiles.iter().enumerate() {
+            for sub in 0..QK_K / 16 {
+                let mut isum = [_mm512_setzero_si512(); N];
+                for g in 4 * sub..4 * sub + 4 {
+                    let w = _mm512_load_si512(t.qs.as_ptr().add(g * TILE * 4) as *const __m512i);
+                    for (isum, y) in isum.iter_mut().zip(&ys) {
+                        *isum = _mm512_dpbusd_epi32(*isum, w, bcast4(&y[b], 4 * g));
+                    }
+                }
+                let scale = _mm512_load_ps(t.scales[sub].as_ptr());
+                for ((acc, isum), y) in acc.iter_mut().zip(isum).zip(&ys) {
+                    let y = &y[b];
+                    let f = _mm512_sub_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(32.0 * y.bsums[sub] as f32));
+                    *acc = _mm512_fmadd_ps(f, _mm512_mul_ps(scale, _mm512_set1_ps(y.d)), *acc);
+                }
             }
-            let f = _mm512_sub_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(32.0 * y.bsums[sub] as f32));
-            let scale = _mm512_load_ps(t.scales[sub].as_ptr());
-            a = _mm512_fmadd_ps(f, _mm512_mul_ps(scale, dall), a);
         }
-        _mm512_storeu_ps(acc.as_mut_ptr(), a);
+        for (out, acc) in out.iter_mut().zip(acc) {
+            _mm512_storeu_ps(out.as_mut_ptr(), acc);
+        }
     }
 }
 
@@ -937,7 +971,7 @@ mod avx512 {
     ) {
         unreachable!("AVX-512 is only detected on x86_64")
     }
-    pub unsafe fn q6k_tile(_: &Q6KTile, _: &Q8KBlock, _: &mut [f32; TILE]) {
+    pub unsafe fn q6k_tiles<const N: usize>(_: &[Box<Q6KTile>], _: [&[Q8KBlock]; N], _: &mut [[f32; TILE]]) {
         unreachable!("AVX-512 is only detected on x86_64")
     }
 }
