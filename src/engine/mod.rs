@@ -452,10 +452,10 @@ impl Run<'_> {
         &self.tokens[self.prompt_tokens..]
     }
 
-    /// Whether drafting still pays for this reply: a drafted token costs
-    /// a row more in the step's products (0.4 of a one-row step for the
-    /// 1.5B), so drafts pay while about half their tokens are kept. Summaries copy phrases of
-    /// their article and keep most; translations keep few.
+    /// Whether drafting still pays for this reply: a drafted token costs a
+    /// row more in the step's products (0.4 of a one-row step for the 1.5B),
+    /// so drafts pay while about half their tokens are kept. Summaries copy
+    /// phrases of their article and keep most; translations keep few.
     fn drafts_pay(&self) -> bool {
         // Counted as if 3 of 4 earlier drafted tokens had been kept, so that
         // a reply tries drafting before it has kept anything.
@@ -464,7 +464,7 @@ impl Run<'_> {
 
     /// The next token after `logits`, never a banned one.
     fn sample(&mut self, logits: &Tensor) -> candle_core::Result<u32> {
-        let banned = self.constraint.map_or(&[][..], |c| c.banned(&self.tokens[self.prompt_tokens..]));
+        let banned = self.constraint.map_or(&[][..], |c| c.banned(self.reply()));
         if banned.is_empty() {
             return self.sampler.sample(logits);
         }

@@ -460,6 +460,7 @@ impl Q6KMatrix {
         let quantized = quantize_rows(lhs, self.cols);
         let acts = as_q8k(&quantized);
         let weights = self.blocks();
+        let act_rows: Vec<&[Q8KBlock]> = acts.chunks(kb).collect();
         let out_ptr = out.as_mut_ptr() as usize;
         Workers::get().run(rows / TILE, |range| {
             let mut tiles: Vec<Box<Q6KTile>> = (0..kb).map(|_| Q6KTile::new()).collect();
@@ -468,7 +469,7 @@ impl Q6KMatrix {
                     tile.fill((0..TILE).map(|r| &weights[(t * TILE + r) * kb + b]));
                 }
                 let mut acc = [[0f32; TILE]; MAX_ACTS];
-                for (c, y) in acts.chunks(kb).collect::<Vec<_>>().chunks(MAX_ACTS).enumerate() {
+                for (c, y) in act_rows.chunks(MAX_ACTS).enumerate() {
                     if isa == Isa::Avx512Vnni {
                         // Up to four activation rows at a time, the kernel
                         // compiled for each count so that its sums stay in
