@@ -2,7 +2,8 @@
 //! `quantized_qwen2` (the reference it was optimised from), the same output
 //! for a prompt whatever was run before it, and the same output for each
 //! conversation whether decoded alone or in a batch with others, with
-//! drafted tokens or one token per step.
+//! drafted tokens or one token per step; beam search of one hypothesis is
+//! greedy decoding.
 
 mod common;
 
@@ -87,6 +88,19 @@ fn check_batch(llm: &mut Llm, id: &str) {
         let one_by_one = llm.generate(c, &plain).unwrap();
         assert_eq!(one_by_one.text, alone[i].text, "{id}: conversation {i} changed with drafts");
         assert_eq!(one_by_one.drafted_tokens, 0);
+    }
+    // Beam search of one hypothesis is greedy decoding, batched or not;
+    // a wider beam gives each conversation the same reply in a batch as
+    // alone.
+    let one_beam = llm.generate_beams(&batch, &options, 1).unwrap();
+    for (i, (b, a)) in one_beam.iter().zip(&alone).enumerate() {
+        assert_eq!(b.text, a.text, "{id}: conversation {i}: a beam of one is not greedy");
+        assert_eq!((b.generated_tokens, b.stop), (a.generated_tokens, a.stop), "{id}: conversation {i}");
+    }
+    let wide = llm.generate_beams(&batch, &options, 3).unwrap();
+    for (i, c) in batch.iter().enumerate() {
+        let single = llm.generate_beams(std::slice::from_ref(c), &options, 3).unwrap().remove(0);
+        assert_eq!(wide[i].text, single.text, "{id}: conversation {i}: beam search changed in a batch");
     }
     // The summary copies phrases of its article: some of it was drafted.
     assert!(alone[0].drafted_tokens > 0, "{id}: no drafted token kept in the summary");

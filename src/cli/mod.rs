@@ -158,6 +158,11 @@ struct GenerationArgs {
     #[arg(long, value_name = "N", default_value_t = polybrief::engine::DRAFT_TOKENS as u64,
           value_parser = clap::value_parser!(u64).range(0..=16))]
     draft_tokens: u64,
+    /// Beam search with N hypotheses for summaries and renderings (1:
+    /// greedy decoding, the default).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=8),
+          conflicts_with = "temperature")]
+    beams: Option<u64>,
 }
 
 impl GenerationArgs {
@@ -166,6 +171,8 @@ impl GenerationArgs {
         BriefOptions {
             input_budget_tokens: self.input_budget,
             batch_size: self.batch as usize,
+            summary_beams: self.beams.map_or(defaults.summary_beams, |n| n as usize),
+            translation_beams: self.beams.map_or(defaults.translation_beams, |n| n as usize),
             generation: GenerationOptions {
                 temperature: self.temperature,
                 top_p: self.top_p,

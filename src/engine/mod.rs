@@ -6,6 +6,7 @@
 //! into the assistant's reply; decoding is greedy unless a temperature is
 //! given, so the same input gives the same output.
 
+pub mod beam;
 pub mod chat;
 pub mod draft;
 pub mod kernels;
@@ -42,6 +43,9 @@ pub struct GenerationOptions {
     /// in one step ([`draft`]); 0 decodes one token per step. The reply is
     /// the same either way.
     pub draft_tokens: usize,
+    /// Beam search with this many hypotheses when above 1 and not sampling
+    /// ([`beam`]); drafts are then not used.
+    pub beams: usize,
 }
 
 /// Drafted tokens per step by default. Longer drafts are kept less often
@@ -56,6 +60,7 @@ impl Default for GenerationOptions {
             top_p: None,
             seed: 42,
             draft_tokens: DRAFT_TOKENS,
+            beams: 1,
         }
     }
 }
@@ -241,6 +246,9 @@ impl Llm {
         conversations: &[Conversation],
         options: &GenerationOptions,
     ) -> anyhow::Result<Vec<Generation>> {
+        if options.beams > 1 && options.temperature.is_none() {
+            return self.generate_beams(conversations, options, options.beams);
+        }
         let mut runs = Vec::with_capacity(conversations.len());
         for (i, conversation) in conversations.iter().enumerate() {
             let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;

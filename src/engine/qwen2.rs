@@ -125,6 +125,27 @@ impl KvCache {
         Ok(KvCache { layers, position: self.position })
     }
 
+    /// Makes this cache hold what `other` holds, in its own memory, reusing
+    /// the memory it has where that is large enough (beam search copies a
+    /// hypothesis's cache at most steps).
+    pub fn copy_from(&mut self, other: &KvCache) -> Result<()> {
+        let copy = |to: &mut CacheBuffer, from: &CacheBuffer| -> Result<()> {
+            to.len = 0;
+            if let Some(d) = &from.data {
+                if from.len > 0 {
+                    to.append(&d.narrow(2, 0, from.len)?)?;
+                }
+            }
+            Ok(())
+        };
+        for ((k, v), (ok, ov)) in self.layers.iter_mut().zip(&other.layers) {
+            copy(k, ok)?;
+            copy(v, ov)?;
+        }
+        self.position = other.position;
+        Ok(())
+    }
+
     /// Each layer's keys and values, `(1, heads, positions, head_dim)`.
     pub fn layers(&self) -> Result<Vec<(Tensor, Tensor)>> {
         let held = |b: &CacheBuffer| match &b.data {

@@ -45,8 +45,16 @@ pub struct BriefOptions {
     pub input_budget_tokens: usize,
     /// At most this many model calls are decoded together.
     pub batch_size: usize,
+    /// Hypotheses of the beam search that writes summaries and renderings
+    /// (1: greedy decoding); unused when sampling.
+    pub summary_beams: usize,
+    pub translation_beams: usize,
     pub generation: GenerationOptions,
 }
+
+/// Beam widths by default (measured in the README, "Quality").
+pub const SUMMARY_BEAMS: usize = 1;
+pub const TRANSLATION_BEAMS: usize = 1;
 
 impl Default for BriefOptions {
     fn default() -> Self {
@@ -56,6 +64,8 @@ impl Default for BriefOptions {
             translation_max_tokens: 512,
             input_budget_tokens: 3072,
             batch_size: 4,
+            summary_beams: SUMMARY_BEAMS,
+            translation_beams: TRANSLATION_BEAMS,
             generation: GenerationOptions::default(),
         }
     }
@@ -416,9 +426,11 @@ impl BriefPipeline {
 
     fn run_checked(&mut self, tasks: &[Task]) -> anyhow::Result<Vec<Step>> {
         let prompts = Arc::clone(&self.prompts);
-        // A batch holds one kind of task, so one token limit serves.
+        // A batch holds one kind of task, so one token limit and one beam
+        // width serve.
         let max_new_tokens = tasks.iter().map(|t| t.max_tokens(&self.options)).max().unwrap_or(0);
-        let options = GenerationOptions { max_new_tokens, ..self.options.generation.clone() };
+        let beams = tasks.iter().map(|t| t.beams(&self.options)).max().unwrap_or(1);
+        let options = GenerationOptions { max_new_tokens, beams, ..self.options.generation.clone() };
         let mut conversations = Vec::with_capacity(tasks.len());
         for task in tasks {
             let constraint = self.constraint(task, &prompts)?;
@@ -531,6 +543,13 @@ impl Task<'_> {
         match self {
             Task::Summary { .. } => options.summary_max_tokens,
             Task::Translation { .. } => options.translation_max_tokens,
+        }
+    }
+
+    fn beams(&self, options: &BriefOptions) -> usize {
+        match self {
+            Task::Summary { .. } => options.summary_beams,
+            Task::Translation { .. } => options.translation_beams,
         }
     }
 
