@@ -564,6 +564,11 @@ impl Task<'_> {
     /// The model's answer, cleaned (summaries cut to length) and checked.
     fn step(&self, generation: &crate::engine::Generation, prompts: &Prompts, attempts: usize) -> Step {
         let mut text = clean_answer(&generation.text);
+        if let Task::Translation { lang, .. } = self {
+            if let Ok(target) = prompts.language(lang) {
+                text = target.typeset_quotes(&text);
+            }
+        }
         let mut cut = None;
         if let Task::Summary { .. } = self {
             let words = text.split_whitespace().count();

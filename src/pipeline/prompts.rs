@@ -44,6 +44,31 @@ pub struct TargetLanguage {
     /// Which words a rendering may write in Latin letters.
     #[serde(default)]
     pub latin: LatinWords,
+    /// Opening and closing quotation marks: straight double quotes in a
+    /// rendering are replaced by them, pair by pair.
+    #[serde(default)]
+    pub quotes: Option<(String, String)>,
+}
+
+impl TargetLanguage {
+    /// `text` with its straight double quotes as this language's marks,
+    /// when they pair up (an odd count is left alone: which one opens is
+    /// then unknown).
+    pub fn typeset_quotes(&self, text: &str) -> String {
+        let Some((open, close)) = &self.quotes else { return text.to_string() };
+        let count = text.matches('"').count();
+        if count == 0 || count % 2 == 1 {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len() + count * 2);
+        for (i, piece) in text.split('"').enumerate() {
+            if i > 0 {
+                out.push_str(if i % 2 == 1 { open } else { close });
+            }
+            out.push_str(piece);
+        }
+        out
+    }
 }
 
 /// Which words a rendering may write in Latin letters.
@@ -165,6 +190,16 @@ mod tests {
         let retry = p.translation_messages("Hello", "ru", Some("English words left untranslated: hello")).unwrap();
         assert!(retry[0] == m[0] && retry[1].content.contains("untranslated: hello"));
         assert!(p.translation_messages("Hello", "xx", None).unwrap_err().to_string().contains("zh"));
+    }
+
+    #[test]
+    fn straight_quotes_become_the_language_marks_in_pairs() {
+        let p = Prompts::load(None, None).unwrap();
+        let ru = p.language("ru").unwrap();
+        assert_eq!(ru.typeset_quotes(r#""Да", - сказал он о "Газпроме"."#), "«Да», - сказал он о «Газпроме».");
+        // An odd count: which quote opens is unknown, nothing changes.
+        assert_eq!(ru.typeset_quotes(r#"Всё," сказал он."#), r#"Всё," сказал он."#);
+        assert_eq!(p.language("zh").unwrap().typeset_quotes(r#"他说"是""#), r#"他说"是""#);
     }
 
     #[test]
