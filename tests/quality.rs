@@ -14,12 +14,14 @@ use serde_json::Value;
 // the renderings' `latin` rules): zh chrF 29.17 (BLEU 33.81), ru chrF 34.19
 // (BLEU 8.71); before those rules 28.07 and 30.73. A translate prompt
 // broken to copy the English gave ru chrF 1.66 on the first 5 sentences
-// (26.28 with the prompt of the time).
+// (26.28 with the prompt of the time). Renderings by beam search of 3 and
+// Russian quotes typeset (fourth session): zh chrF 29.51 (BLEU 34.95), ru
+// chrF 35.24 (BLEU 8.52).
 const MIN_ROUGE1: f64 = 35.5;
 const MIN_ROUGE2: f64 = 11.0;
 const MIN_ROUGEL: f64 = 23.5;
-const MIN_ZH_CHRF: f64 = 28.0;
-const MIN_RU_CHRF: f64 = 33.0;
+const MIN_ZH_CHRF: f64 = 28.5;
+const MIN_RU_CHRF: f64 = 34.0;
 
 /// Scores printed by `eval run --format json` (one object per task).
 fn eval_run(set: &str, limit: usize) -> Vec<Value> {

@@ -159,7 +159,7 @@ struct GenerationArgs {
           value_parser = clap::value_parser!(u64).range(0..=16))]
     draft_tokens: u64,
     /// Beam search with N hypotheses for summaries and renderings (1:
-    /// greedy decoding, the default).
+    /// greedy decoding). Default: 3 for renderings, 1 for summaries.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=8),
           conflicts_with = "temperature")]
     beams: Option<u64>,

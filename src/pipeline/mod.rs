@@ -52,9 +52,13 @@ pub struct BriefOptions {
     pub generation: GenerationOptions,
 }
 
-/// Beam widths by default (measured in the README, "Quality").
+/// Beam widths by default (measured in the README, "Quality"): a beam of 3
+/// raised the renderings' chrF on two development slices of WMT22 news
+/// (zh +1.1 and +1.2, ru +0.5 and +0.9; a beam of 2 lost to greedy) for
+/// about twice their decoding time; for summaries it traded ROUGE-1 for
+/// ROUGE-2 (-0.3, +0.6), which was not worth its time.
 pub const SUMMARY_BEAMS: usize = 1;
-pub const TRANSLATION_BEAMS: usize = 1;
+pub const TRANSLATION_BEAMS: usize = 3;
 
 impl Default for BriefOptions {
     fn default() -> Self {
