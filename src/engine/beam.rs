@@ -48,18 +48,11 @@ impl Llm {
         let width = width.max(1);
         let mut searches = Vec::with_capacity(conversations.len());
         for conversation in conversations {
-            let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;
-            anyhow::ensure!(
-                prompt.len() + options.max_new_tokens <= self.context_length,
-                "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
-                prompt.len(),
-                options.max_new_tokens,
-                self.context_length
-            );
+            let (prompt, system_turn) = self.encode_prompt(conversation, options)?;
             let start = Instant::now();
             let logits = self.prefill(0, &prompt, system_turn)?;
-            let mut cache = self.model.new_cache();
-            cache.copy_from(&self.caches[0])?;
+            // The hypothesis takes the prompt's cache; slot 0 gets a new one.
+            let cache = std::mem::replace(&mut self.caches[0], self.model.new_cache());
             let first = Hypothesis { reply: Vec::new(), logprob: 0.0, cache };
             searches.push(Search {
                 constraint: conversation.constraint.as_deref(),

@@ -251,14 +251,7 @@ impl Llm {
         }
         let mut runs = Vec::with_capacity(conversations.len());
         for (i, conversation) in conversations.iter().enumerate() {
-            let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;
-            anyhow::ensure!(
-                prompt.len() + options.max_new_tokens <= self.context_length,
-                "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
-                prompt.len(),
-                options.max_new_tokens,
-                self.context_length
-            );
+            let (prompt, system_turn) = self.encode_prompt(conversation, options)?;
             let start = Instant::now();
             let logits = self.prefill(i, &prompt, system_turn)?;
             let mut run = Run {
@@ -355,6 +348,21 @@ impl Llm {
                 stop: run.stop.expect("every run stopped"),
             })
             .collect())
+    }
+
+    /// The tokens of `conversation` and the length of its system turn
+    /// ([`Llm::encode_chat_turns`]), if they leave room in the context for
+    /// `options.max_new_tokens`.
+    fn encode_prompt(&self, conversation: &Conversation, options: &GenerationOptions) -> anyhow::Result<(Vec<u32>, usize)> {
+        let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;
+        anyhow::ensure!(
+            prompt.len() + options.max_new_tokens <= self.context_length,
+            "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
+            prompt.len(),
+            options.max_new_tokens,
+            self.context_length
+        );
+        Ok((prompt, system_turn))
     }
 
     /// Puts `prompt` into the emptied cache number `slot` and returns the
