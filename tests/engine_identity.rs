@@ -3,7 +3,8 @@
 //! for a prompt whatever was run before it, and the same output for each
 //! conversation whether decoded alone or in a batch with others, with
 //! drafted tokens or one token per step; beam search of one hypothesis is
-//! greedy decoding.
+//! greedy decoding (for replies that never repeat eight tokens, which beam
+//! search bans).
 
 mod common;
 

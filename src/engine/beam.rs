@@ -135,9 +135,18 @@ impl Search<'_> {
     ) -> anyhow::Result<()> {
         let mut candidates: Vec<(usize, u32, f64)> = Vec::new();
         for (i, (h, next)) in self.alive.iter_mut().enumerate() {
-            for &token in self.constraint.map_or(&[][..], |c| c.banned(&h.reply)) {
+            let repeats = repeated_ngram_ends(&h.reply, NO_REPEAT_NGRAM);
+            for &token in self.constraint.map_or(&[][..], |c| c.banned(&h.reply)).iter().chain(&repeats) {
                 if let Some(lp) = next.get_mut(token as usize) {
                     *lp = f32::NEG_INFINITY;
+                }
+            }
+            // An empty reply is never an answer.
+            if h.reply.is_empty() {
+                for &token in end_tokens {
+                    if let Some(lp) = next.get_mut(token as usize) {
+                        *lp = f32::NEG_INFINITY;
+                    }
                 }
             }
             for (token, lp) in best(next, width) {
@@ -200,6 +209,24 @@ impl Search<'_> {
     }
 }
 
+/// No sequence of this many tokens occurs twice in a beam's reply. Ranked
+/// by log-probability per token, a reply that repeats itself is very
+/// probable: without this the 1.5B's best-scored Russian replies included
+/// a lead-in written three times over ("Вот перевод текста:" and nothing
+/// else) and its Chinese a name twenty times over. Decoders of the
+/// `transformers` family offer the same ban (`no_repeat_ngram_size`).
+const NO_REPEAT_NGRAM: usize = 8;
+
+/// The tokens that would complete, at the end of `reply`, an `n`-gram that
+/// already occurs in it.
+fn repeated_ngram_ends(reply: &[u32], n: usize) -> Vec<u32> {
+    if n == 0 || reply.len() < n {
+        return Vec::new();
+    }
+    let tail = &reply[reply.len() + 1 - n..];
+    reply.windows(n).filter(|w| w[..n - 1] == *tail).map(|w| w[n - 1]).collect()
+}
+
 /// Log-probability per token: the score that ranks finished replies (as
 /// length penalty 1.0 does in `transformers`).
 fn per_token(logprob: f64, len: usize) -> f64 {
@@ -230,7 +257,7 @@ fn log_softmax(logits: &[f32]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{best, log_softmax};
+    use super::{best, log_softmax, repeated_ngram_ends};
 
     #[test]
     fn best_tokens_skip_impossible_ones_and_come_in_order() {
@@ -238,6 +265,16 @@ mod tests {
         assert_eq!(best(&lp, 2), vec![(3, -0.1), (1, -0.5)]);
         let banned = [-3.0, -0.5, -2.0, f32::NEG_INFINITY, -9.0];
         assert_eq!(best(&banned, 3), vec![(1, -0.5), (2, -2.0), (0, -3.0)]);
+    }
+
+    #[test]
+    fn a_repeated_ngram_cannot_be_completed() {
+        // "1 2 3" occurred, and the reply ends in "1 2": 3 is banned.
+        assert_eq!(repeated_ngram_ends(&[1, 2, 3, 4, 1, 2], 3), vec![3]);
+        assert_eq!(repeated_ngram_ends(&[1, 2, 3, 4, 1, 5], 3), Vec::<u32>::new());
+        // A token repeated: "7 7" seen, the tail "7" may not be followed by 7.
+        assert_eq!(repeated_ngram_ends(&[7, 7, 8, 7], 2), vec![7, 8]);
+        assert!(repeated_ngram_ends(&[1, 2], 3).is_empty());
     }
 
     #[test]
