@@ -15,7 +15,7 @@ pub const MIN_SCRIPT_SHARE: f64 = 0.7;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     /// What was checked: `english`, `numbers_in_article`, `script`,
-    /// `untranslated`, `mixed_script`, `length`, `complete`.
+    /// `untranslated`, `mixed_script`, `length`, `comment`, `complete`.
     pub name: &'static str,
     /// Which output: `summary` or a language code.
     pub output: String,
@@ -100,6 +100,47 @@ pub fn translation_checks(text: &str, code: &str, source: &str, glossary: &Gloss
         checks.push(Check::new("length", code, true, None));
     }
     checks
+}
+
+/// Whether the rendering `text` of `source` in language `code` talks about
+/// translating (one of the language's `comments` words, "перевод",
+/// "翻译", while the English does not): the chat model commenting on its
+/// answer, or refusing, instead of giving it.
+pub fn comment_check(text: &str, code: &str, source: &str, comments: &[String]) -> Check {
+    let lower = text.to_lowercase();
+    let about_translating = source.to_lowercase().contains("translat");
+    let found: Vec<&str> =
+        comments.iter().filter(|w| !about_translating && lower.contains(&w.to_lowercase())).map(|w| w.as_str()).collect();
+    // A lead-in ("Вот текст на русском языке:") with nothing after it.
+    let ends_in_colon = |s: &str| s.trim_end().ends_with([':', '：']);
+    let lead_in_only = ends_in_colon(text) && !ends_in_colon(source);
+    let detail = if !found.is_empty() {
+        Some(format!("the answer talks about the translation ({}) instead of only giving it", found.join(", ")))
+    } else {
+        lead_in_only.then(|| "the answer announces a translation but does not give it".to_string())
+    };
+    Check::new("comment", code, detail.is_none(), detail)
+}
+
+/// Whether the rendering `text` of `source` copies a stretch of
+/// `examples` (the prompt's example sentences), unless the source is one
+/// of them: given a headline on "EverGrow", the 1.5B answered with its
+/// example sentence on Everton.
+pub fn copied_check(text: &str, code: &str, source: &str, examples: &str) -> Check {
+    const STRETCH: usize = 24;
+    let chars: Vec<char> = text.chars().collect();
+    let example_source = !source.trim().is_empty() && examples.contains(source.trim());
+    let copied = chars
+        .windows(STRETCH)
+        .filter(|_| !example_source)
+        .map(|w| w.iter().collect::<String>())
+        .find(|w| examples.contains(w.as_str()));
+    Check::new(
+        "copied",
+        code,
+        copied.is_none(),
+        copied.map(|w| format!("the answer copies the prompt's example (\"{w}\") instead of translating the text")),
+    )
 }
 
 /// Latin words in a Chinese or Russian rendering that should have been
@@ -514,6 +555,31 @@ mod tests {
         let f = failed("Мoсква заявила во вторник, что переговоры продолжатся на следующей неделе.", "ru", en);
         assert_eq!(f[0].0, "mixed_script");
         assert!(f[0].1.contains("Мoсква"), "{f:?}");
+    }
+
+    #[test]
+    fn comments_on_the_translation_fail_unless_the_english_speaks_of_translating() {
+        let words = ["перевод".to_string(), "не могу выполнить".to_string()];
+        let en = "Crowds were seen in Bristol.";
+        assert!(comment_check("Толпы видели в Бристоле.", "ru", en, &words).passed);
+        let check = comment_check("Вот перевод текста: толпы видели.", "ru", en, &words);
+        assert!(!check.passed && check.detail.unwrap().contains("перевод"));
+        assert!(!comment_check("Извините, но я не могу выполнить эту задачу.", "ru", en, &words).passed);
+        let en = "The book was translated into Russian.";
+        assert!(comment_check("Книга вышла в переводе на русский.", "ru", en, &words).passed);
+        let check = comment_check("Конечно, вот текст на русском языке:", "ru", "Crowds were seen.", &words);
+        assert!(!check.passed && check.detail.unwrap().contains("does not give it"));
+        assert!(comment_check("Он сказал:", "ru", "He said:", &words).passed);
+    }
+
+    #[test]
+    fn renderings_that_copy_an_example_fail() {
+        let examples = "Russian: Главный тренер «Эвертона» Шон Дайч заявил в пятницу, что два игрока пропустят матч.";
+        assert!(copied_check("Банк Англии в четверг повысил ставку.", "ru", "The Bank of England raised rates.", examples).passed);
+        let check = copied_check("Верховный тренер «Эвертона» Шон Дайч заявил в пятницу, что игроки.", "ru", "EverGrow is big.", examples);
+        assert!(!check.passed && check.detail.unwrap().contains("тренер «Эвертона»"));
+        // A short shared name is not a copy.
+        assert!(copied_check("Шон Дайч ушёл.", "ru", "Sean Dyche left.", examples).passed);
     }
 
     #[test]

@@ -535,6 +535,14 @@ enum Task<'a> {
 }
 
 impl Task<'_> {
+    /// The text the answer renders or sums up.
+    fn source(&self) -> &str {
+        match self {
+            Task::Summary { source, .. } => source,
+            Task::Translation { text, .. } => text,
+        }
+    }
+
     /// `summary` or the language code, as the checks name it.
     fn output(&self) -> &str {
         match self {
@@ -567,7 +575,7 @@ impl Task<'_> {
 
     /// The model's answer, cleaned (summaries cut to length) and checked.
     fn step(&self, generation: &crate::engine::Generation, prompts: &Prompts, attempts: usize) -> Step {
-        let mut text = clean_answer(&generation.text);
+        let mut text = clean_answer(&generation.text, self.source());
         if let Task::Translation { lang, .. } = self {
             if let Ok(target) = prompts.language(lang) {
                 text = target.typeset_quotes(&text);
@@ -598,7 +606,14 @@ impl Task<'_> {
     fn checks(&self, answer: &str, prompts: &Prompts) -> Vec<Check> {
         match *self {
             Task::Summary { source, .. } => checks::summary_checks(answer, source),
-            Task::Translation { text, lang } => checks::translation_checks(answer, lang, text, &prompts.glossary),
+            Task::Translation { text, lang } => {
+                let mut checks = checks::translation_checks(answer, lang, text, &prompts.glossary);
+                if let Ok(target) = prompts.language(lang) {
+                    checks.push(checks::comment_check(answer, lang, text, &target.comments));
+                    checks.push(checks::copied_check(answer, lang, text, &target.style));
+                }
+                checks
+            }
         }
     }
 }
@@ -650,39 +665,86 @@ pub fn cut_to_words(text: &str, max_words: usize) -> String {
 }
 
 /// The answer without the wrapping a chat model likes to add: a lead-in
-/// line ("Here is the summary:"), the prompt's tags, Markdown emphasis, the
-/// prompt's list of names repeated.
-pub fn clean_answer(answer: &str) -> String {
+/// line ("Here is the summary:", "Вот перевод текста:") and anything
+/// before it, comments after the answer, the prompt's tags, Markdown
+/// emphasis, the prompt's list of names repeated, quotation marks around
+/// the whole answer. `source` is the text the answer renders or sums up:
+/// lead-in lines and quotation marks of its own are not taken for wrapping.
+pub fn clean_answer(answer: &str, source: &str) -> String {
     let mut text = answer.trim();
     for tag in ECHOED_TAGS {
         text = text.trim_start_matches(tag).trim_end_matches(tag).trim();
     }
     let mut lines: Vec<&str> = text.lines().collect();
-    if lines.len() > 1 {
-        let first = lines[0].trim().trim_matches('*');
-        let lead_in = (first.ends_with(':') || first.ends_with('：'))
-            && first.split_whitespace().count() <= 12;
-        if lead_in {
-            lines.remove(0);
+    let mut chatty = false;
+    let source_lead_in = source.lines().next().is_some_and(is_lead_in);
+    if lines.len() > 1 && is_lead_in(lines[0]) && !source_lead_in {
+        lines.remove(0);
+        chatty = true;
+    }
+    // A lead-in further down ("Here is the corrected translation:") starts
+    // the answer again; what came before it is dropped with it.
+    if !source.lines().any(is_lead_in) {
+        if let Some(last) = lines.iter().rposition(|l| is_lead_in(l)) {
+            if last + 1 < lines.len() {
+                lines.drain(..=last);
+                chatty = true;
+            }
         }
     }
     // The translate prompt lists names as "English = rendering"; the model
     // sometimes repeats that list after its answer.
     lines.retain(|line| !is_name_listing(line));
-    let text = lines.join("\n");
-    text.trim().trim_matches('*').trim().to_string()
+    let mut text = lines.join("\n");
+    // After a lead-in, paragraphs beyond the source's count are the model's
+    // comments on its answer ("Если у вас есть вопросы...").
+    if chatty {
+        let keep = crate::ingest::sentences::paragraphs(source).len().max(1);
+        let paragraphs = crate::ingest::sentences::paragraphs(&text);
+        if paragraphs.len() > keep {
+            text = paragraphs[..keep].join("\n\n");
+        }
+    }
+    let text = text.trim().trim_matches('*').trim();
+    unquote(text, source).to_string()
 }
 
 /// The prompts' tags around the input, which answers sometimes repeat.
 pub(crate) const ECHOED_TAGS: [&str; 4] = ["<text>", "</text>", "<article>", "</article>"];
 
-/// A line such as "Beijing = Пекин": a short name, " = ", a short name.
+/// A line that announces what follows: short, ending in a colon.
+fn is_lead_in(line: &str) -> bool {
+    let line = line.trim().trim_matches('*');
+    (line.ends_with(':') || line.ends_with('：')) && line.split_whitespace().count() <= 12
+}
+
+/// A line such as "Beijing = Пекин" or "Польша = Польша; Германия =
+/// Германия": short names paired by " = ".
 fn is_name_listing(line: &str) -> bool {
     let short = |s: &str| {
-        let s = s.trim();
+        let s = s.trim().trim_end_matches(['.', '。']);
         !s.is_empty() && s.split_whitespace().count() <= 6 && !s.contains(['.', '。', '!', '?', ',', '，'])
     };
-    matches!(line.split_once(" = "), Some((a, b)) if short(a) && short(b))
+    let pair = |p: &str| matches!(p.split_once(" = "), Some((a, b)) if short(a) && short(b));
+    line.split([';', '；']).all(pair)
+}
+
+/// `text` without quotation marks around the whole of it, unless `source`
+/// is quoted too: a rendering of an unquoted sentence is not a quotation.
+fn unquote<'t>(text: &'t str, source: &str) -> &'t str {
+    const PAIRS: [(char, char); 4] = [('"', '"'), ('«', '»'), ('“', '”'), ('「', '」')];
+    let source = source.trim();
+    for (open, close) in PAIRS {
+        let inner = text.strip_prefix(open).and_then(|t| t.strip_suffix(close));
+        if let Some(inner) = inner {
+            let nested = inner.contains([open, close]);
+            let quoted_source = source.starts_with(['"', '“', '«']);
+            if !nested && !quoted_source {
+                return inner.trim();
+            }
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -700,12 +762,31 @@ mod tests {
 
     #[test]
     fn lead_ins_and_tags_are_dropped() {
-        assert_eq!(clean_answer("Here is the summary:\nA did B."), "A did B.");
-        assert_eq!(clean_answer("<text>\n中国。\n</text>"), "中国。");
-        assert_eq!(clean_answer("A did B.\nC did D."), "A did B.\nC did D.");
-        assert_eq!(clean_answer("Only: one line"), "Only: one line");
-        assert_eq!(clean_answer("Путин прибыл в Пекин.\nПекин = Пекин\nBeijing = Пекин"), "Путин прибыл в Пекин.");
-        assert_eq!(clean_answer("x = 3, they said, is the answer."), "x = 3, they said, is the answer.");
+        let src = "A did B. C did D.";
+        assert_eq!(clean_answer("Here is the summary:\nA did B.", src), "A did B.");
+        assert_eq!(clean_answer("<text>\n中国。\n</text>", src), "中国。");
+        assert_eq!(clean_answer("A did B.\nC did D.", src), "A did B.\nC did D.");
+        assert_eq!(clean_answer("Only: one line", src), "Only: one line");
+        assert_eq!(clean_answer("Путин прибыл в Пекин.\nПекин = Пекин\nBeijing = Пекин", src), "Путин прибыл в Пекин.");
+        assert_eq!(clean_answer("Польша = Польша; Германия = Германия.", src), "");
+        assert_eq!(clean_answer("x = 3, they said, is the answer.", src), "x = 3, they said, is the answer.");
+    }
+
+    #[test]
+    fn a_chat_models_wrapping_is_dropped_but_the_sources_own_kept() {
+        let src = "Crowds were seen in Bristol.";
+        // A first attempt, a lead-in, the answer again: the last one counts.
+        let answer = "Толпы видели.\nВот исправленный перевод:\n\nТолпы видели в Бристоле.";
+        assert_eq!(clean_answer(answer, src), "Толпы видели в Бристоле.");
+        // Comments after the answer go; so do quotes around all of it.
+        let answer = "Вот перевод текста:\n\n«Толпы видели в Бристоле.»\n\nЕсли у вас есть вопросы, пишите.";
+        assert_eq!(clean_answer(answer, src), "Толпы видели в Бристоле.");
+        // A quoted source keeps its quotes; a source with a lead-in line of
+        // its own keeps the lines before a colon.
+        assert_eq!(clean_answer("«Мы уйдём.»", "\"We will leave.\""), "«Мы уйдём.»");
+        assert_eq!(clean_answer("«Да», — сказал он, «нет».", src), "«Да», — сказал он, «нет».");
+        let listing = "He said:\nWe will leave.";
+        assert_eq!(clean_answer("Он сказал:\nМы уйдём.", listing), "Он сказал:\nМы уйдём.");
     }
 }
 

@@ -48,6 +48,11 @@ pub struct TargetLanguage {
     /// rendering are replaced by them, pair by pair.
     #[serde(default)]
     pub quotes: Option<(String, String)>,
+    /// Words with which the chat model talks about its translation
+    /// ("перевод") or refuses: a rendering holding one fails the `comment`
+    /// check, unless the English speaks of translating.
+    #[serde(default)]
+    pub comments: Vec<String>,
 }
 
 impl TargetLanguage {
@@ -149,9 +154,10 @@ impl Prompts {
         let vars =
             minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
         let mut user = render(&p.user, &vars)?;
+        // What failed goes before the text: after it, the 1.5B sometimes
+        // translated the note instead of the text.
         if failed.is_some() {
-            user.push_str("\n\n");
-            user.push_str(&render(&p.retry, &vars)?);
+            user = format!("{}\n\n{user}", render(&p.retry, &vars)?);
         }
         Ok(vec![Message::system(render(&p.system, &vars)?), Message::user(user)])
     }
