@@ -16,12 +16,14 @@ use serde_json::Value;
 // broken to copy the English gave ru chrF 1.66 on the first 5 sentences
 // (26.28 with the prompt of the time). Renderings by beam search of 3 and
 // Russian quotes typeset (fifth session): zh chrF 29.51 (BLEU 34.95), ru
-// chrF 35.24 (BLEU 8.52).
+// chrF 35.24 (BLEU 8.52). With the answer cleaning, the names before the
+// text and the `comment` and `copied` checks (sixth session): zh chrF
+// 30.83 (BLEU 36.69), ru chrF 35.77 (BLEU 8.35).
 const MIN_ROUGE1: f64 = 35.5;
 const MIN_ROUGE2: f64 = 11.0;
 const MIN_ROUGEL: f64 = 23.5;
-const MIN_ZH_CHRF: f64 = 28.5;
-const MIN_RU_CHRF: f64 = 34.0;
+const MIN_ZH_CHRF: f64 = 30.0;
+const MIN_RU_CHRF: f64 = 34.5;
 
 /// Scores printed by `eval run --format json` (one object per task).
 fn eval_run(set: &str, limit: usize) -> Vec<Value> {
