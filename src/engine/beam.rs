@@ -136,17 +136,12 @@ impl Search<'_> {
         let mut candidates: Vec<(usize, u32, f64)> = Vec::new();
         for (i, (h, next)) in self.alive.iter_mut().enumerate() {
             let repeats = repeated_ngram_ends(&h.reply, NO_REPEAT_NGRAM);
-            for &token in self.constraint.map_or(&[][..], |c| c.banned(&h.reply)).iter().chain(&repeats) {
+            // An empty reply is never an answer: no end token first.
+            let ends: &[u32] = if h.reply.is_empty() { end_tokens } else { &[] };
+            let constrained = self.constraint.map_or(&[][..], |c| c.banned(&h.reply));
+            for &token in constrained.iter().chain(&repeats).chain(ends) {
                 if let Some(lp) = next.get_mut(token as usize) {
                     *lp = f32::NEG_INFINITY;
-                }
-            }
-            // An empty reply is never an answer.
-            if h.reply.is_empty() {
-                for &token in end_tokens {
-                    if let Some(lp) = next.get_mut(token as usize) {
-                        *lp = f32::NEG_INFINITY;
-                    }
                 }
             }
             for (token, lp) in best(next, width) {

@@ -14,8 +14,9 @@ pub const MIN_SCRIPT_SHARE: f64 = 0.7;
 /// The outcome of one check on one output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    /// What was checked: `english`, `numbers_in_article`, `script`,
-    /// `untranslated`, `mixed_script`, `length`, `comment`, `complete`.
+    /// What was checked: `english`, `numbers_in_article`,
+    /// `names_in_article`, `script`, `untranslated`, `mixed_script`,
+    /// `numbers_kept`, `length`, `comment`, `copied`, `complete`.
     pub name: &'static str,
     /// Which output: `summary` or a language code.
     pub output: String,
@@ -128,13 +129,15 @@ pub fn comment_check(text: &str, code: &str, source: &str, comments: &[String]) 
 /// example sentence on Everton.
 pub fn copied_check(text: &str, code: &str, source: &str, examples: &str) -> Check {
     const STRETCH: usize = 24;
-    let chars: Vec<char> = text.chars().collect();
     let example_source = !source.trim().is_empty() && examples.contains(source.trim());
-    let copied = chars
-        .windows(STRETCH)
-        .filter(|_| !example_source)
-        .map(|w| w.iter().collect::<String>())
-        .find(|w| examples.contains(w.as_str()));
+    // Byte offsets of every character, and the end: windows of STRETCH + 1
+    // offsets are slices of STRETCH characters.
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+    let copied = if example_source {
+        None
+    } else {
+        bounds.windows(STRETCH + 1).map(|w| &text[w[0]..w[STRETCH]]).find(|w| examples.contains(w))
+    };
     Check::new(
         "copied",
         code,

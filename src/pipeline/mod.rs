@@ -733,15 +733,13 @@ fn is_name_listing(line: &str) -> bool {
 /// is quoted too: a rendering of an unquoted sentence is not a quotation.
 fn unquote<'t>(text: &'t str, source: &str) -> &'t str {
     const PAIRS: [(char, char); 4] = [('"', '"'), ('«', '»'), ('“', '”'), ('「', '」')];
-    let source = source.trim();
+    if source.trim().starts_with(['"', '“', '«']) {
+        return text;
+    }
     for (open, close) in PAIRS {
         let inner = text.strip_prefix(open).and_then(|t| t.strip_suffix(close));
-        if let Some(inner) = inner {
-            let nested = inner.contains([open, close]);
-            let quoted_source = source.starts_with(['"', '“', '«']);
-            if !nested && !quoted_source {
-                return inner.trim();
-            }
+        if let Some(inner) = inner.filter(|inner| !inner.contains([open, close])) {
+            return inner.trim();
         }
     }
     text
