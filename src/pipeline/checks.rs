@@ -113,8 +113,8 @@ pub fn comment_check(text: &str, code: &str, source: &str, comments: &[String]) 
     let found: Vec<&str> =
         comments.iter().filter(|w| !about_translating && lower.contains(&w.to_lowercase())).map(|w| w.as_str()).collect();
     // A lead-in ("Вот текст на русском языке:") with nothing after it.
-    let ends_in_colon = |s: &str| s.trim_end().ends_with([':', '：']);
-    let lead_in_only = ends_in_colon(text) && !ends_in_colon(source);
+    let ends_in_lead_in = |s: &str| s.lines().last().is_some_and(super::is_lead_in);
+    let lead_in_only = ends_in_lead_in(text) && !ends_in_lead_in(source);
     let detail = if !found.is_empty() {
         Some(format!("the answer talks about the translation ({}) instead of only giving it", found.join(", ")))
     } else {

@@ -25,6 +25,8 @@ use serde::Serialize;
 use crate::engine::{Conversation, GenerationOptions, Llm, Message, StopReason, TokenConstraint};
 use crate::ingest::Article;
 use checks::Check;
+use glossary::Glossary;
+use prompts::TargetLanguage;
 pub use prompts::Prompts;
 
 /// What model made a brief.
@@ -576,10 +578,13 @@ impl Task<'_> {
     /// The model's answer, cleaned (summaries cut to length) and checked.
     fn step(&self, generation: &crate::engine::Generation, prompts: &Prompts, attempts: usize) -> Step {
         let mut text = clean_answer(&generation.text, self.source());
-        if let Task::Translation { lang, .. } = self {
-            if let Ok(target) = prompts.language(lang) {
-                text = target.typeset_quotes(&text);
-            }
+        // The language was checked when the prompt was made.
+        let target = match self {
+            Task::Translation { lang, .. } => prompts.language(lang).ok(),
+            Task::Summary { .. } => None,
+        };
+        if let Some(target) = target {
+            text = target.typeset_quotes(&text);
         }
         let mut cut = None;
         if let Task::Summary { .. } = self {
@@ -588,7 +593,7 @@ impl Task<'_> {
             let kept = text.split_whitespace().count();
             cut = (kept < words).then(|| format!("cut from {words} to {kept} words after a whole sentence"));
         }
-        let mut checks = self.checks(&text, prompts);
+        let mut checks = self.checks(&text, &prompts.glossary, target);
         if let Some(detail) = cut {
             checks.push(Check { name: "length", output: "summary".into(), passed: true, detail: Some(detail) });
         }
@@ -603,12 +608,13 @@ impl Task<'_> {
         }
     }
 
-    fn checks(&self, answer: &str, prompts: &Prompts) -> Vec<Check> {
+    /// The checks of `answer`; `target` is a rendering's language.
+    fn checks(&self, answer: &str, glossary: &Glossary, target: Option<&TargetLanguage>) -> Vec<Check> {
         match *self {
             Task::Summary { source, .. } => checks::summary_checks(answer, source),
             Task::Translation { text, lang } => {
-                let mut checks = checks::translation_checks(answer, lang, text, &prompts.glossary);
-                if let Ok(target) = prompts.language(lang) {
+                let mut checks = checks::translation_checks(answer, lang, text, glossary);
+                if let Some(target) = target {
                     checks.push(checks::comment_check(answer, lang, text, &target.comments));
                     checks.push(checks::copied_check(answer, lang, text, &target.style));
                 }
@@ -677,13 +683,9 @@ pub fn clean_answer(answer: &str, source: &str) -> String {
     }
     let mut lines: Vec<&str> = text.lines().collect();
     let mut chatty = false;
-    let source_lead_in = source.lines().next().is_some_and(is_lead_in);
-    if lines.len() > 1 && is_lead_in(lines[0]) && !source_lead_in {
-        lines.remove(0);
-        chatty = true;
-    }
-    // A lead-in further down ("Here is the corrected translation:") starts
-    // the answer again; what came before it is dropped with it.
+    // A lead-in line ("Вот перевод текста:", or further down "Here is the
+    // corrected translation:") starts the answer (again): it goes, with
+    // whatever came before it, unless the source has such lines itself.
     if !source.lines().any(is_lead_in) {
         if let Some(last) = lines.iter().rposition(|l| is_lead_in(l)) {
             if last + 1 < lines.len() {
