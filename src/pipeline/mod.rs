@@ -457,7 +457,7 @@ impl BriefPipeline {
         let retries = todo
             .iter()
             .map(|&i| {
-                let messages = tasks[i].messages(&prompts, Some(&failed_checks(&steps[i])))?;
+                let messages = tasks[i].retry_messages(&prompts, &steps[i])?;
                 Ok(Conversation { messages, constraint: conversations[i].constraint.clone() })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -575,6 +575,24 @@ impl Task<'_> {
         }
     }
 
+    /// The prompt that asks again after `first` failed a check: what failed
+    /// said before the text, or, for a rendering that was no translation at
+    /// all (the `comment` or `copied` check), the plain prompt. The 1.5B
+    /// mostly gave such a retry's note and instructions back again ("Весь
+    /// текст полностью, каждое слово на русском языке"), and translated
+    /// when asked plainly (README, "Quality").
+    fn retry_messages(&self, prompts: &Prompts, first: &Step) -> anyhow::Result<Vec<Message>> {
+        if let Task::Translation { text, lang } = *self {
+            let no_translation = first.checks.iter().any(|c| !c.passed && NO_TRANSLATION_CHECKS.contains(&c.name));
+            if no_translation {
+                if let Some(messages) = prompts.plain_translation_messages(text, lang)? {
+                    return Ok(messages);
+                }
+            }
+        }
+        self.messages(prompts, Some(&failed_checks(first)))
+    }
+
     /// The model's answer, cleaned (summaries cut to length) and checked.
     fn step(&self, generation: &crate::engine::Generation, prompts: &Prompts, attempts: usize) -> Step {
         let mut text = clean_answer(&generation.text, self.source());
@@ -623,6 +641,9 @@ impl Task<'_> {
         }
     }
 }
+
+/// Checks whose failure means the answer is no translation at all.
+const NO_TRANSLATION_CHECKS: [&str; 2] = ["comment", "copied"];
 
 fn failures(step: &Step) -> usize {
     step.checks.iter().filter(|c| !c.passed).count()
@@ -749,7 +770,38 @@ fn unquote<'t>(text: &'t str, source: &str) -> &'t str {
 
 #[cfg(test)]
 mod tests {
-    use super::{clean_answer, cut_to_words};
+    use super::{clean_answer, cut_to_words, Prompts, Step, Task};
+
+    #[test]
+    fn a_rendering_that_is_no_translation_is_asked_for_plainly() {
+        let prompts = Prompts::load(None, None).unwrap();
+        let task = Task::Translation { text: "EverGrow is very different from Shiba Inu.", lang: "ru" };
+        let step = |answer: &str| Step {
+            text: answer.into(),
+            checks: task.checks(answer, &prompts.glossary, prompts.language("ru").ok()),
+            attempts: 1,
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            ms: 0,
+        };
+        // The instructions given back: the plain prompt, the text alone.
+        let echo = step("Весь текст полностью, каждое слово на русском языке.");
+        assert!(!echo.passed());
+        let plain = task.retry_messages(&prompts, &echo).unwrap();
+        assert_eq!(plain[1].content, "EverGrow is very different from Shiba Inu.");
+        assert!(!plain[0].content.contains("Everton"), "no examples to copy");
+        // A translation that failed another check: asked again with what
+        // failed, after the usual instructions and examples.
+        let latin = step("EverGrow очень отличается от Shiba Inu, crypto.");
+        let failed: Vec<&str> = latin.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+        assert!(failed.contains(&"untranslated") && !failed.contains(&"comment"), "{failed:?}");
+        let retry = task.retry_messages(&prompts, &latin).unwrap();
+        assert!(retry[1].content.contains("crypto") && retry[0].content.contains("Everton"));
+        // A prompt file without a plain prompt uses the usual retry.
+        let mut without = prompts.clone();
+        without.translate.plain = None;
+        assert!(task.retry_messages(&without, &echo).unwrap()[0].content.contains("Everton"));
+    }
 
     #[test]
     fn long_summaries_are_cut_after_a_whole_sentence() {

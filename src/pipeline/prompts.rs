@@ -29,7 +29,20 @@ pub struct TranslatePrompt {
     pub system: String,
     pub user: String,
     pub retry: String,
+    /// Asked instead of `retry` when a first answer was no translation at
+    /// all; without it, `retry` serves.
+    #[serde(default)]
+    pub plain: Option<PlainPrompt>,
     pub languages: BTreeMap<String, TargetLanguage>,
+}
+
+/// A translation prompt without examples, names or notes: nothing in it
+/// that the model could give back instead of a translation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlainPrompt {
+    pub system: String,
+    pub user: String,
 }
 
 /// A language the translate prompt knows, keyed by its code (`zh`, `ru`).
@@ -128,6 +141,7 @@ impl Prompts {
         prompts.summary_messages("x", false, Some("x"))?;
         for code in prompts.translate.languages.keys() {
             prompts.translation_messages("x", code, Some("x"))?;
+            prompts.plain_translation_messages("x", code)?;
         }
         Ok(prompts)
     }
@@ -160,6 +174,15 @@ impl Prompts {
             user = format!("{}\n\n{user}", render(&p.retry, &vars)?);
         }
         Ok(vec![Message::system(render(&p.system, &vars)?), Message::user(user)])
+    }
+
+    /// Messages of the plain prompt asking for `text` in the language with
+    /// code `lang`, if the translate prompt file has one.
+    pub fn plain_translation_messages(&self, text: &str, lang: &str) -> anyhow::Result<Option<Vec<Message>>> {
+        let Some(plain) = &self.translate.plain else { return Ok(None) };
+        let target = self.language(lang)?;
+        let vars = minijinja::context! { language => &target.name, text };
+        Ok(Some(vec![Message::system(render(&plain.system, &vars)?), Message::user(render(&plain.user, &vars)?)]))
     }
 
     /// The target language for `code`, or an error listing the known ones.
