@@ -704,9 +704,16 @@ pub fn clean_answer(answer: &str, source: &str) -> String {
     }
     let mut lines: Vec<&str> = text.lines().collect();
     let mut chatty = false;
-    // A lead-in line ("Вот перевод текста:", or further down "Here is the
-    // corrected translation:") starts the answer (again): it goes, with
-    // whatever came before it, unless the source has such lines itself.
+    // A lead-in first line ("Вот перевод текста:") goes unless the source
+    // opens with one too: a summary of an article with a "Key points:" line
+    // further down still loses its "Here is the summary:".
+    if lines.len() > 1 && is_lead_in(lines[0]) && !source.lines().next().is_some_and(is_lead_in) {
+        lines.remove(0);
+        chatty = true;
+    }
+    // A lead-in further down ("Here is the corrected translation:") starts
+    // the answer again, and what came before it goes with it, unless the
+    // source has such lines anywhere (then they may be renderings of them).
     if !source.lines().any(is_lead_in) {
         if let Some(last) = lines.iter().rposition(|l| is_lead_in(l)) {
             if last + 1 < lines.len() {
@@ -837,6 +844,10 @@ mod tests {
         // its own keeps the lines before a colon.
         assert_eq!(clean_answer("«Мы уйдём.»", "\"We will leave.\""), "«Мы уйдём.»");
         assert_eq!(clean_answer("«Да», — сказал он, «нет».", src), "«Да», — сказал он, «нет».");
+        // A lead-in of the answer's own goes even when the source has a
+        // lead-in line further down.
+        let with_key_points = "Markets fell.\nKey points:\nOil rose.";
+        assert_eq!(clean_answer("Вот перевод:\nРынки упали.\nГлавное:\nНефть выросла.", with_key_points), "Рынки упали.\nГлавное:\nНефть выросла.");
         let listing = "He said:\nWe will leave.";
         assert_eq!(clean_answer("Он сказал:\nМы уйдём.", listing), "Он сказал:\nМы уйдём.");
     }
