@@ -82,7 +82,8 @@ impl Default for BriefOptions {
 pub struct Step {
     pub text: String,
     pub checks: Vec<Check>,
-    /// 1, or 2 when the first answer failed a check.
+    /// 1, 2 when the first answer failed a check, 3 when a rendering was
+    /// then still no translation at all.
     pub attempts: usize,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
@@ -449,32 +450,39 @@ impl BriefPipeline {
         // Those that failed a check are asked again, with what failed said
         // in the user turn (the system turn's keys and values are reused).
         // Measured against a follow-up turn that shows the model its first
-        // answer: the 1.5B then mostly repeats that answer.
-        let todo: Vec<usize> = (0..tasks.len()).filter(|&i| !steps[i].passed()).collect();
-        if todo.is_empty() {
-            return Ok(steps);
-        }
-        let retries = todo
-            .iter()
-            .map(|&i| {
-                let messages = tasks[i].retry_messages(&prompts, &steps[i])?;
-                Ok(Conversation { messages, constraint: conversations[i].constraint.clone() })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let second = self.llm()?.generate_batch(&retries, &options)?;
-        for (&i, generation) in todo.iter().zip(&second) {
-            let mut retry = tasks[i].step(generation, &prompts, 2);
-            let first = &steps[i];
-            retry.prompt_tokens += first.prompt_tokens;
-            retry.generated_tokens += first.generated_tokens;
-            retry.ms += first.ms;
-            // A retry that fails more checks than the first answer does
-            // not replace it (its costs still count).
-            if failures(first) < failures(&retry) {
-                retry.text = first.text.clone();
-                retry.checks = first.checks.clone();
+        // answer: the 1.5B then mostly repeats that answer. A rendering that
+        // is then still no translation at all is asked for a third time,
+        // plainly (see [`Task::retry_messages`]).
+        for attempt in [2, 3] {
+            let mut todo = Vec::new();
+            let mut retries = Vec::new();
+            for (i, task) in tasks.iter().enumerate() {
+                if steps[i].passed() || steps[i].attempts + 1 != attempt {
+                    continue;
+                }
+                if let Some(messages) = task.retry_messages(&prompts, &steps[i], attempt)? {
+                    todo.push(i);
+                    retries.push(Conversation { messages, constraint: conversations[i].constraint.clone() });
+                }
             }
-            steps[i] = retry;
+            if todo.is_empty() {
+                break;
+            }
+            let generations = self.llm()?.generate_batch(&retries, &options)?;
+            for (&i, generation) in todo.iter().zip(&generations) {
+                let mut retry = tasks[i].step(generation, &prompts, attempt);
+                let earlier = &steps[i];
+                retry.prompt_tokens += earlier.prompt_tokens;
+                retry.generated_tokens += earlier.generated_tokens;
+                retry.ms += earlier.ms;
+                // A retry that fails more checks than the answer before it
+                // does not replace it (its costs still count).
+                if failures(earlier) < failures(&retry) {
+                    retry.text = earlier.text.clone();
+                    retry.checks = earlier.checks.clone();
+                }
+                steps[i] = retry;
+            }
         }
         Ok(steps)
     }
@@ -575,22 +583,25 @@ impl Task<'_> {
         }
     }
 
-    /// The prompt that asks again after `first` failed a check: what failed
-    /// said before the text, or, for a rendering that was no translation at
-    /// all (the `comment` or `copied` check), the plain prompt. The 1.5B
-    /// mostly gave such a retry's note and instructions back again ("Весь
-    /// текст полностью, каждое слово на русском языке"), and translated
-    /// when asked plainly (README, "Quality").
-    fn retry_messages(&self, prompts: &Prompts, first: &Step) -> anyhow::Result<Vec<Message>> {
-        if let Task::Translation { text, lang } = *self {
-            let no_translation = first.checks.iter().any(|c| !c.passed && NO_TRANSLATION_CHECKS.contains(&c.name));
-            if no_translation {
-                if let Some(messages) = prompts.plain_translation_messages(text, lang)? {
-                    return Ok(messages);
-                }
-            }
+    /// The prompt for attempt number `attempt` (2 or 3) after `earlier`
+    /// failed a check, if there is one. The second attempt is told what
+    /// failed, before the text. A rendering that is after that still no
+    /// translation at all (the `comment` or `copied` check) gets a third,
+    /// with the plain prompt: the 1.5B sometimes gave the second attempt's
+    /// note and instructions back again ("Весь текст полностью, каждое
+    /// слово на русском языке"), and translated when asked plainly, but
+    /// worse than with the full prompt, so plainly only when that failed
+    /// (README, "Quality").
+    fn retry_messages(&self, prompts: &Prompts, earlier: &Step, attempt: usize) -> anyhow::Result<Option<Vec<Message>>> {
+        if attempt == 2 {
+            return self.messages(prompts, Some(&failed_checks(earlier))).map(Some);
         }
-        self.messages(prompts, Some(&failed_checks(first)))
+        let Task::Translation { text, lang } = *self else { return Ok(None) };
+        let no_translation = earlier.checks.iter().any(|c| !c.passed && NO_TRANSLATION_CHECKS.contains(&c.name));
+        match no_translation {
+            true => prompts.plain_translation_messages(text, lang),
+            false => Ok(None),
+        }
     }
 
     /// The model's answer, cleaned (summaries cut to length) and checked.
@@ -791,23 +802,26 @@ mod tests {
             generated_tokens: 0,
             ms: 0,
         };
-        // The instructions given back: the plain prompt, the text alone.
+        // The instructions given back: asked again with what failed, then,
+        // if still so, with the plain prompt: the text alone.
         let echo = step("Весь текст полностью, каждое слово на русском языке.");
         assert!(!echo.passed());
-        let plain = task.retry_messages(&prompts, &echo).unwrap();
+        let second = task.retry_messages(&prompts, &echo, 2).unwrap().unwrap();
+        assert!(second[1].content.contains("comment") || second[1].content.contains("talks about"), "{}", second[1].content);
+        assert!(second[0].content.contains("Everton"));
+        let plain = task.retry_messages(&prompts, &echo, 3).unwrap().unwrap();
         assert_eq!(plain[1].content, "EverGrow is very different from Shiba Inu.");
         assert!(!plain[0].content.contains("Everton"), "no examples to copy");
-        // A translation that failed another check: asked again with what
-        // failed, after the usual instructions and examples.
+        // A translation that failed another check gets no third attempt.
         let latin = step("EverGrow очень отличается от Shiba Inu, crypto.");
         let failed: Vec<&str> = latin.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
         assert!(failed.contains(&"untranslated") && !failed.contains(&"comment"), "{failed:?}");
-        let retry = task.retry_messages(&prompts, &latin).unwrap();
-        assert!(retry[1].content.contains("crypto") && retry[0].content.contains("Everton"));
-        // A prompt file without a plain prompt uses the usual retry.
+        assert!(task.retry_messages(&prompts, &latin, 2).unwrap().unwrap()[1].content.contains("crypto"));
+        assert!(task.retry_messages(&prompts, &latin, 3).unwrap().is_none());
+        // Nor does a prompt file without a plain prompt.
         let mut without = prompts.clone();
         without.translate.plain = None;
-        assert!(task.retry_messages(&without, &echo).unwrap()[0].content.contains("Everton"));
+        assert!(task.retry_messages(&without, &echo, 3).unwrap().is_none());
     }
 
     #[test]
