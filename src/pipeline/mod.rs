@@ -174,6 +174,42 @@ pub struct BriefPipeline {
 }
 
 impl BriefPipeline {
+    /// The pipeline for the configured models: the chat model (`--model`,
+    /// or the catalog's default), fetched and loaded when a task first needs
+    /// it, and the task models of `--summarizer` and `--translator`, fetched
+    /// and loaded now.
+    pub fn load(config: &crate::config::Config, options: BriefOptions) -> anyhow::Result<Self> {
+        let catalog = crate::store::Catalog::load(config.models_dir.as_deref())?;
+        let manifest = catalog.get_or_default(config.model.as_deref())?;
+        let store = crate::store::ModelStore::new(&config.cache_dir, config.offline);
+        let prompts = Prompts::load(config.prompts_dir.as_deref(), config.glossary.as_deref())?;
+        let model = ModelInfo { id: manifest.id.clone(), sha256: manifest.files[0].sha256.clone() };
+        let llm = LazyLlm::Pending { store: store.clone(), manifest: Box::new(manifest.clone()) };
+        let mut pipeline = Self::with_llm(llm, prompts, model, options)?;
+        if let Some(id) = &config.summarizer {
+            let m = task_manifest(&catalog, id, "summarize")?;
+            let local = store.ensure(m)?;
+            pipeline.set_summarizer(Box::new(crate::seq2seq::tasks::Seq2SeqSummarizer::load(m, &local)?));
+        }
+        for id in &config.translators {
+            let m = task_manifest(&catalog, id, "translate")?;
+            if !m.languages.iter().any(|l| pipeline.options.langs.contains(l)) {
+                return Err(crate::InputError::new(
+                    id,
+                    format!(
+                        "translates into {}, none of the requested languages ({})",
+                        m.languages.join(", "),
+                        pipeline.options.langs.join(", ")
+                    ),
+                )
+                .into());
+            }
+            let local = store.ensure(m)?;
+            pipeline.add_translator(Box::new(crate::seq2seq::tasks::Seq2SeqTranslator::load(m, &local)?));
+        }
+        Ok(pipeline)
+    }
+
     pub fn new(
         llm: Llm,
         prompts: Prompts,
@@ -786,6 +822,23 @@ fn unquote<'t>(text: &'t str, source: &str) -> &'t str {
     text
 }
 
+/// The manifest `id`, which must be made for `task`.
+fn task_manifest<'a>(
+    catalog: &'a crate::store::Catalog,
+    id: &str,
+    task: &str,
+) -> anyhow::Result<&'a crate::store::Manifest> {
+    let m = catalog.get(id)?;
+    if !m.tasks.iter().any(|t| t == task) || m.format == "gguf" {
+        return Err(crate::InputError::new(
+            id,
+            format!("is not an encoder-decoder model for the {task} task (its tasks: {})", m.tasks.join(", ")),
+        )
+        .into());
+    }
+    Ok(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{clean_answer, cut_to_words, Prompts, Step, Task};
@@ -865,59 +918,4 @@ mod tests {
         let listing = "He said:\nWe will leave.";
         assert_eq!(clean_answer("Он сказал:\nМы уйдём.", listing), "Он сказал:\nМы уйдём.");
     }
-}
-
-impl BriefPipeline {
-    /// The pipeline for the configured models: the chat model (`--model`,
-    /// or the catalog's default), fetched and loaded when a task first needs
-    /// it, and the task models of `--summarizer` and `--translator`, fetched
-    /// and loaded now.
-    pub fn load(config: &crate::config::Config, options: BriefOptions) -> anyhow::Result<Self> {
-        let catalog = crate::store::Catalog::load(config.models_dir.as_deref())?;
-        let manifest = catalog.get_or_default(config.model.as_deref())?;
-        let store = crate::store::ModelStore::new(&config.cache_dir, config.offline);
-        let prompts = Prompts::load(config.prompts_dir.as_deref(), config.glossary.as_deref())?;
-        let model = ModelInfo { id: manifest.id.clone(), sha256: manifest.files[0].sha256.clone() };
-        let llm = LazyLlm::Pending { store: store.clone(), manifest: Box::new(manifest.clone()) };
-        let mut pipeline = Self::with_llm(llm, prompts, model, options)?;
-        if let Some(id) = &config.summarizer {
-            let m = task_manifest(&catalog, id, "summarize")?;
-            let local = store.ensure(m)?;
-            pipeline.set_summarizer(Box::new(crate::seq2seq::tasks::Seq2SeqSummarizer::load(m, &local)?));
-        }
-        for id in &config.translators {
-            let m = task_manifest(&catalog, id, "translate")?;
-            if !m.languages.iter().any(|l| pipeline.options.langs.contains(l)) {
-                return Err(crate::InputError::new(
-                    id,
-                    format!(
-                        "translates into {}, none of the requested languages ({})",
-                        m.languages.join(", "),
-                        pipeline.options.langs.join(", ")
-                    ),
-                )
-                .into());
-            }
-            let local = store.ensure(m)?;
-            pipeline.add_translator(Box::new(crate::seq2seq::tasks::Seq2SeqTranslator::load(m, &local)?));
-        }
-        Ok(pipeline)
-    }
-}
-
-/// The manifest `id`, which must be made for `task`.
-fn task_manifest<'a>(
-    catalog: &'a crate::store::Catalog,
-    id: &str,
-    task: &str,
-) -> anyhow::Result<&'a crate::store::Manifest> {
-    let m = catalog.get(id)?;
-    if !m.tasks.iter().any(|t| t == task) || m.format == "gguf" {
-        return Err(crate::InputError::new(
-            id,
-            format!("is not an encoder-decoder model for the {task} task (its tasks: {})", m.tasks.join(", ")),
-        )
-        .into());
-    }
-    Ok(m)
 }

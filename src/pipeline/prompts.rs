@@ -240,11 +240,11 @@ mod tests {
             "system = \"S\"\nuser = \"U {{ article }}\"\nretry = \"R\"\ncombine = \"C\"\n",
         )
         .unwrap();
-        let p = Prompts::load(Some(&dir), None).unwrap();
+        let p = Prompts::load(Some(dir), None).unwrap();
         assert_eq!(p.summary_messages("a", false, None).unwrap()[1].content, "U a");
         assert!(p.language("zh").is_ok());
         std::fs::write(dir.join("translate.toml"), "system = \"{% if\"").unwrap();
-        let err = Prompts::load(Some(&dir), None).unwrap_err();
+        let err = Prompts::load(Some(dir), None).unwrap_err();
         assert!(format!("{err:#}").contains("translate.toml"), "{err:#}");
     }
 }
