@@ -633,11 +633,10 @@ impl Task<'_> {
             return self.messages(prompts, Some(&failed_checks(earlier))).map(Some);
         }
         let Task::Translation { text, lang } = *self else { return Ok(None) };
-        let no_translation = earlier.checks.iter().any(|c| !c.passed && NO_TRANSLATION_CHECKS.contains(&c.name));
-        match no_translation {
-            true => prompts.plain_translation_messages(text, lang),
-            false => Ok(None),
+        if earlier.checks.iter().any(|c| !c.passed && NO_TRANSLATION_CHECKS.contains(&c.name)) {
+            return prompts.plain_translation_messages(text, lang);
         }
+        Ok(None)
     }
 
     /// The model's answer, cleaned (summaries cut to length) and checked.

@@ -29,8 +29,8 @@ pub struct TranslatePrompt {
     pub system: String,
     pub user: String,
     pub retry: String,
-    /// Asked instead of `retry` when a first answer was no translation at
-    /// all; without it, `retry` serves.
+    /// Asked as a third attempt when the answer to `retry` was still no
+    /// translation at all; without it, there is no third attempt.
     #[serde(default)]
     pub plain: Option<PlainPrompt>,
     pub languages: BTreeMap<String, TargetLanguage>,
