@@ -137,12 +137,13 @@ fn an_article_over_the_input_budget_is_summarized_in_sections() {
     let article = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles/rail-link.txt");
     let out = run(&mut polybrief(&[
         "--model", FAST_MODEL, "brief", article.to_str().unwrap(), "--format", "json",
-        "--langs", "", "--input-budget", "150",
+        "--langs", "", "--input-budget", "150", "--summary-window", "0",
     ]));
     assert!(out.status.success(), "brief failed: {}", stderr(&out));
     let brief: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let input = &brief["input"];
     assert_eq!(input["method"], "sectioned", "{input}");
+    assert!(input.get("opening").is_none(), "the whole article was read: {input}");
     let tokens = input["tokens"].as_u64().unwrap();
     let sections = input["sections"].as_u64().unwrap();
     // Whole paragraphs per section: at least tokens/budget sections.
@@ -150,6 +151,28 @@ fn an_article_over_the_input_budget_is_summarized_in_sections() {
     let summary = brief["summary"].as_str().unwrap();
     assert!(summary.contains("Finland") || summary.contains("Estonia"), "{summary}");
     assert!(brief["translations"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn the_summary_is_written_from_the_articles_opening() {
+    let _lock = model_lock();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles/rail-link.txt");
+    let article = std::fs::read_to_string(&path).unwrap();
+    let out = run(&mut polybrief(&[
+        "--model", FAST_MODEL, "brief", path.to_str().unwrap(), "--format", "json", "--langs", "",
+        "--summary-window", "120",
+    ]));
+    assert!(out.status.success(), "brief failed: {}", stderr(&out));
+    let brief: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let input = &brief["input"];
+    assert_eq!(input["method"], "direct", "{input}");
+    let opening = &input["opening"];
+    let (total, read) = (opening["words"].as_u64().unwrap_or(0), opening["read_words"].as_u64().unwrap_or(0));
+    // Whole sentences within the window; the article's own count of words.
+    assert!(read <= 120 && read > 60, "{input}");
+    assert!(total > 300 && total <= article.split_whitespace().count() as u64, "{input}");
+    let summary = brief["summary"].as_str().unwrap();
+    assert!(summary.contains("Finland") || summary.contains("Estonia") || summary.contains("Helsinki"), "{summary}");
 }
 
 /// Words the 1.5B model left in English ("interim", "envoy") or wrote

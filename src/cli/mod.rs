@@ -147,6 +147,11 @@ struct GenerationArgs {
     /// Articles longer than this many tokens are summarized in sections.
     #[arg(long, value_name = "TOKENS", default_value_t = BriefOptions::default().input_budget_tokens)]
     input_budget: usize,
+    /// Summarize only the opening of each article: its whole sentences
+    /// within this many words (0: the whole article). Faster for long
+    /// articles; measured in the README, "Quality".
+    #[arg(long, value_name = "WORDS", default_value_t = BriefOptions::default().summary_window_words)]
+    summary_window: usize,
     /// Decode up to N model calls together (segments, articles, the
     /// languages of a brief); each output is what it would be alone.
     #[arg(long, value_name = "N", default_value_t = BriefOptions::default().batch_size as u64,
@@ -170,6 +175,7 @@ impl GenerationArgs {
         let defaults = BriefOptions::default();
         BriefOptions {
             input_budget_tokens: self.input_budget,
+            summary_window_words: self.summary_window,
             batch_size: self.batch as usize,
             summary_beams: self.beams.map_or(defaults.summary_beams, |n| n as usize),
             translation_beams: self.beams.map_or(defaults.translation_beams, |n| n as usize),

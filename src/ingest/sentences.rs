@@ -257,6 +257,24 @@ fn ends_sentence(terminator: &str, word_before: &str, next_word: &str) -> bool {
     true
 }
 
+/// The opening of `text`: its whole sentences from the start that fit in
+/// `max_words` words, as a slice of `text` (paragraph breaks kept); at
+/// least the first sentence, however long.
+pub fn opening(text: &str, max_words: usize) -> &str {
+    let mut end = 0;
+    let mut words = 0;
+    for sentence in paragraphs(text).into_iter().flat_map(sentences) {
+        let n = sentence.split_whitespace().count();
+        if words > 0 && words + n > max_words {
+            break;
+        }
+        words += n;
+        // Sentences are slices of `text`: where this one ends in it.
+        end = sentence.as_ptr() as usize - text.as_ptr() as usize + sentence.len();
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +342,16 @@ mod tests {
         let s = sentences(p);
         assert_eq!(s, vec!["One.", "Two?", "Three!"]);
         assert_eq!(sentences(""), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn the_opening_is_whole_sentences_within_the_words() {
+        let text = "One two three four. Five six seven.\n\nEight nine. Ten eleven twelve.";
+        assert_eq!(opening(text, 8), "One two three four. Five six seven.");
+        assert_eq!(opening(text, 9), "One two three four. Five six seven.\n\nEight nine.");
+        assert_eq!(opening(text, 12), text);
+        // At least the first sentence, however long.
+        assert_eq!(opening(text, 2), "One two three four.");
+        assert_eq!(opening("", 5), "");
     }
 }

@@ -254,6 +254,7 @@ impl Summarizer for Seq2SeqSummarizer {
                 tokens,
                 method,
                 sections: sections.len(),
+                opening: None,
             },
         ))
     }
