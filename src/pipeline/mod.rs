@@ -894,7 +894,7 @@ mod tests {
         let article = "Ten people were hurt. The fire began at noon.";
         let task = Task::Summary { text: article, source: article, combine: false };
         let sentence = "Ten people were hurt when a fire began at noon in the old mill on the river.";
-        let answer = vec![sentence; 6].join(" ");
+        let answer = [sentence; 6].join(" ");
         let generation = crate::engine::Generation {
             text: answer,
             prompt_tokens: 0,
@@ -906,7 +906,7 @@ mod tests {
         };
         let step = task.step(&generation, &prompts, 1);
         // 17 words a sentence: four fit in 70.
-        assert_eq!(step.text, vec![sentence; 4].join(" "));
+        assert_eq!(step.text, [sentence; 4].join(" "));
         let length = step.checks.iter().find(|c| c.name == "length").expect("the cut is noted");
         assert!(length.passed && length.detail.as_deref() == Some("cut from 102 to 68 words after a whole sentence"));
     }
