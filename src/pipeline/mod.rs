@@ -412,20 +412,21 @@ impl BriefPipeline {
                     words: articles[i].split_whitespace().count(),
                     read_words: read[i].split_whitespace().count(),
                 });
-                let (step, mut report) = if tokens[i] <= budget {
-                    let step = direct_steps.next().expect("one step per direct article")?;
-                    (step, InputReport { tokens: tokens[i], method: "direct", sections: 1, opening: None })
+                let (step, method, sections) = if tokens[i] <= budget {
+                    (direct_steps.next().expect("one step per direct article")?, "direct", 1)
                 } else {
-                    self.summarize_sectioned(read[i], articles[i], tokens[i])?
+                    let (step, sections) = self.summarize_sectioned(read[i], articles[i])?;
+                    (step, "sectioned", sections)
                 };
-                report.opening = opening;
-                Ok((step, report))
+                Ok((step, InputReport { tokens: tokens[i], method, sections, opening }))
             })
             .collect()
     }
 
-    /// Sections summarized one by one, then their summaries combined.
-    fn summarize_sectioned(&mut self, text: &str, article: &str, tokens: usize) -> anyhow::Result<(Step, InputReport)> {
+    /// Sections of `text` summarized one by one, then their summaries
+    /// combined; checked against `article`. Returns the summary and the
+    /// number of sections.
+    fn summarize_sectioned(&mut self, text: &str, article: &str) -> anyhow::Result<(Step, usize)> {
         let sections = self.sections(text)?;
         let mut partial = Vec::new();
         let (mut prompt_tokens, mut generated_tokens, mut ms) = (0, 0, 0);
@@ -441,7 +442,7 @@ impl BriefPipeline {
         step.prompt_tokens += prompt_tokens;
         step.generated_tokens += generated_tokens;
         step.ms += ms;
-        Ok((step, InputReport { tokens, method: "sectioned", sections: sections.len(), opening: None }))
+        Ok((step, sections.len()))
     }
 
     /// The summaries of `texts` (`lang` none) or their renderings in the
