@@ -399,9 +399,9 @@ mod avx2 {
                     _mm256_mul_ps(_mm256_mul_ps(sumi, dxv), _mm256_loadu_ps(dy[r].as_ptr().add(b)));
                 _mm256_storeu_ps(terms[r].as_mut_ptr(), t);
             }
-            for j in 0..8 {
-                for r in 0..4 {
-                    sum[r] += terms[r][j];
+            for (s, row) in sum.iter_mut().zip(&terms) {
+                for t in row {
+                    *s += t;
                 }
             }
             b += 8;

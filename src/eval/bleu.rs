@@ -367,7 +367,7 @@ impl Bleu {
         }
         let mut smooth = 1.0f64;
         let mut eff_order = MAX_ORDER;
-        for n in 0..MAX_ORDER {
+        for (n, precision) in precisions.iter_mut().enumerate() {
             let (correct, total) = (stats.correct[n], stats.total[n]);
             if total == 0 {
                 break;
@@ -375,7 +375,7 @@ impl Bleu {
             if self.effective_order {
                 eff_order = n + 1;
             }
-            precisions[n] = if correct == 0 {
+            *precision = if correct == 0 {
                 smooth *= 2.0;
                 100.0 / (smooth * total as f64)
             } else {

@@ -67,7 +67,7 @@ fn is_consonant(w: &[char], i: usize) -> bool {
         i -= 1;
     }
     // A `y` at index 0 counts as a consonant, like any non-vowel.
-    !is_vowel(w[i]) != negate
+    is_vowel(w[i]) == negate
 }
 
 /// The paper's measure m: the number of vowel-run -> consonant-run changes.

@@ -179,7 +179,8 @@ pub trait Translator {
 
 /// The chat model, loaded when a task first needs it.
 enum LazyLlm {
-    Loaded(Llm),
+    // Boxed: a loaded model's struct is over a kilobyte, the pending variant a few words.
+    Loaded(Box<Llm>),
     /// Fetched (if needed) and loaded from this manifest on first use.
     Pending { store: crate::store::ModelStore, manifest: Box<crate::store::Manifest> },
 }
@@ -242,7 +243,7 @@ impl BriefPipeline {
         model: ModelInfo,
         options: BriefOptions,
     ) -> anyhow::Result<BriefPipeline> {
-        Self::with_llm(LazyLlm::Loaded(llm), prompts, model, options)
+        Self::with_llm(LazyLlm::Loaded(Box::new(llm)), prompts, model, options)
     }
 
     /// The one constructor: checks that the prompts know every language.
@@ -273,10 +274,10 @@ impl BriefPipeline {
             let mut llm = Llm::load(local.primary())?;
             let dir = store.model_dir(&manifest.id).join("prompt-cache");
             llm.set_prompt_cache(crate::engine::PromptCache::new(&dir, &manifest.files[0].sha256));
-            self.llm = LazyLlm::Loaded(llm);
+            self.llm = LazyLlm::Loaded(Box::new(llm));
         }
         match &mut self.llm {
-            LazyLlm::Loaded(llm) => Ok(llm),
+            LazyLlm::Loaded(llm) => Ok(&mut **llm),
             LazyLlm::Pending { .. } => unreachable!("loaded above"),
         }
     }

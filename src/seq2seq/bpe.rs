@@ -130,9 +130,8 @@ impl BartTokenizer {
                 .map(|b| self.byte_char[b as usize])
                 .collect();
             for symbol in self.bpe(&spelled) {
-                match self.ids.get(&symbol).copied().or(self.unk) {
-                    Some(id) => ids.push(id),
-                    None => {}
+                if let Some(id) = self.ids.get(&symbol).copied().or(self.unk) {
+                    ids.push(id);
                 }
             }
         }

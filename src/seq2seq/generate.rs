@@ -202,7 +202,7 @@ pub fn generate<M: EncoderDecoder + ?Sized>(
     let encoded = model.encode(&ids, &mask)?;
     let k = cfg.num_beams;
     let rows: Vec<u32> = (0..inputs.len() as u32)
-        .flat_map(|i| std::iter::repeat(i).take(k))
+        .flat_map(|i| std::iter::repeat_n(i, k))
         .collect();
     let rows = Tensor::new(rows.as_slice(), device)?;
     let mut state = model.start(

@@ -60,6 +60,8 @@ pub trait EncoderDecoder {
 }
 
 /// The tokenizer of a model, by family.
+// One per loaded model: the variants' sizes (BART's inline byte table) do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Seq2SeqTokenizer {
     Marian(marian::MarianTokenizer),

@@ -80,7 +80,7 @@ impl CharsMap {
             bail!("the precompiled charsmap is truncated");
         }
         let trie_len = u32::from_le_bytes(blob[..4].try_into().unwrap()) as usize;
-        if trie_len % 4 != 0 || 4 + trie_len > blob.len() {
+        if !trie_len.is_multiple_of(4) || 4 + trie_len > blob.len() {
             bail!("the precompiled charsmap's trie size ({trie_len}) does not fit the blob");
         }
         let units = blob[4..4 + trie_len]
