@@ -857,6 +857,19 @@ mod tests {
     use super::{clean_answer, Prompts, Step, StopReason, Task};
 
     #[test]
+    fn an_assistant_reply_instead_of_a_rendering_fails_the_built_in_comment_check() {
+        // Replies the 1.5B gave in the eighth session's full en-ru run, which
+        // the built-in `comments` then let through.
+        let prompts = Prompts::load(None, None).unwrap();
+        let ru = prompts.language("ru").ok();
+        let task = Task::Translation { text: "May the family be well.", lang: "ru" };
+        let failed = |answer: &str| task.checks(answer, &prompts.glossary, ru).iter().any(|c| c.name == "comment" && !c.passed);
+        assert!(failed("Мы рады вам помочь! Пожалуйста, предоставьте текст, который вы хотите перевести на русский язык."));
+        assert!(failed("Пусть семья будет здорова. Конечно, я перевел текст на русский язык."));
+        assert!(!failed("Пусть у семьи всё будет хорошо."));
+    }
+
+    #[test]
     fn a_rendering_that_is_no_translation_is_asked_for_plainly() {
         let prompts = Prompts::load(None, None).unwrap();
         let task = Task::Translation { text: "EverGrow is very different from Shiba Inu.", lang: "ru" };
