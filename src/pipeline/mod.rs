@@ -821,14 +821,17 @@ fn is_name_listing(line: &str) -> bool {
 
 /// `text` without quotation marks around the whole of it, unless `source`
 /// is quoted too: a rendering of an unquoted sentence is not a quotation.
+/// With quotes inside (titles), the outer pair goes only if what is inside
+/// holds as many quotation marks as the source: then the pair was added.
 fn unquote<'t>(text: &'t str, source: &str) -> &'t str {
     const PAIRS: [(char, char); 4] = [('"', '"'), ('«', '»'), ('“', '”'), ('「', '」')];
     if source.trim().starts_with(['"', '“', '«']) {
         return text;
     }
+    let marks = |s: &str| s.chars().filter(|c| PAIRS.iter().any(|&(o, q)| *c == o || *c == q)).count();
     for (open, close) in PAIRS {
         let inner = text.strip_prefix(open).and_then(|t| t.strip_suffix(close));
-        if let Some(inner) = inner.filter(|inner| !inner.contains([open, close])) {
+        if let Some(inner) = inner.filter(|inner| !inner.contains([open, close]) || marks(inner) == marks(source)) {
             return inner.trim();
         }
     }
@@ -951,6 +954,11 @@ mod tests {
         // its own keeps the lines before a colon.
         assert_eq!(clean_answer("«Мы уйдём.»", "\"We will leave.\""), "«Мы уйдём.»");
         assert_eq!(clean_answer("«Да», — сказал он, «нет».", src), "«Да», — сказал он, «нет».");
+        // Quotes around an answer with quoted titles inside go too; titles
+        // that happen to open and close the rendering stay.
+        let titles = "Her films include \"Dune\" and \"Heat\".";
+        assert_eq!(clean_answer("\"Её фильмы: \"Дюна\" и \"Схватка\".\"", titles), "Её фильмы: \"Дюна\" и \"Схватка\".");
+        assert_eq!(clean_answer("\"Дюна\" и \"Схватка\"", titles), "\"Дюна\" и \"Схватка\"");
         // A lead-in of the answer's own goes even when the source has a
         // lead-in line further down.
         let with_key_points = "Markets fell.\nKey points:\nOil rose.";
