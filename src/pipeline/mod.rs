@@ -15,6 +15,7 @@ pub mod checks;
 pub mod glossary;
 pub mod prompts;
 pub mod script;
+pub mod speaker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -54,6 +54,12 @@ pub struct TargetLanguage {
     /// Extra instructions for this language.
     #[serde(default)]
     pub style: String,
+    /// This language's own `system` and `user` templates (written in the
+    /// language itself, say), used instead of the shared ones.
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
     /// Which words a rendering may write in Latin letters.
     #[serde(default)]
     pub latin: LatinWords,
@@ -66,9 +72,22 @@ pub struct TargetLanguage {
     /// check, unless the English speaks of translating.
     #[serde(default)]
     pub comments: Vec<String>,
+    /// Give the model quotations followed by their speaker with the speaker
+    /// first (see `speaker`).
+    #[serde(default)]
+    pub speaker_first: bool,
 }
 
 impl TargetLanguage {
+    /// `text` as the model is asked to render it.
+    pub fn prompt_text<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.speaker_first {
+            super::speaker::speaker_first(text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
+    }
+
     /// `text` with its straight double quotes as this language's marks,
     /// when they pair up (an odd count is left alone: which one opens is
     /// then unknown).
@@ -165,15 +184,17 @@ impl Prompts {
         let p = &self.translate;
         let target = self.language(lang)?;
         let names = self.glossary.names_in(text, lang);
+        let text = target.prompt_text(text);
         let vars =
             minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
-        let mut user = render(&p.user, &vars)?;
+        let mut user = render(target.user.as_ref().unwrap_or(&p.user), &vars)?;
         // What failed goes before the text: after it, the 1.5B sometimes
         // translated the note instead of the text.
         if failed.is_some() {
             user = format!("{}\n\n{user}", render(&p.retry, &vars)?);
         }
-        Ok(vec![Message::system(render(&p.system, &vars)?), Message::user(user)])
+        let system = render(target.system.as_ref().unwrap_or(&p.system), &vars)?;
+        Ok(vec![Message::system(system), Message::user(user)])
     }
 
     /// Messages of the plain prompt asking for `text` in the language with
@@ -181,7 +202,7 @@ impl Prompts {
     pub fn plain_translation_messages(&self, text: &str, lang: &str) -> anyhow::Result<Option<Vec<Message>>> {
         let Some(plain) = &self.translate.plain else { return Ok(None) };
         let target = self.language(lang)?;
-        let vars = minijinja::context! { language => &target.name, text };
+        let vars = minijinja::context! { language => &target.name, text => target.prompt_text(text) };
         Ok(Some(vec![Message::system(render(&plain.system, &vars)?), Message::user(render(&plain.user, &vars)?)]))
     }
 
@@ -219,6 +240,27 @@ mod tests {
         let retry = p.translation_messages("Hello", "ru", Some("English words left untranslated: hello")).unwrap();
         assert!(retry[0] == m[0] && retry[1].content.contains("untranslated: hello"));
         assert!(p.translation_messages("Hello", "xx", None).unwrap_err().to_string().contains("zh"));
+    }
+
+    #[test]
+    fn a_language_with_its_own_turns_is_asked_in_them() {
+        let p = Prompts::load(None, None).unwrap();
+        // Chinese has its own system and user turns, in Chinese.
+        let zh = p.translation_messages("Hello from Everton.", "zh", None).unwrap();
+        assert!(zh[0].content.contains("简体中文") && !zh[0].content.contains("You are"), "{}", zh[0].content);
+        assert!(zh[0].content.contains("埃弗顿主帅"), "the style with its examples is in it");
+        assert!(zh[1].content.contains("Hello from Everton.") && zh[1].content.contains("翻译成简体中文"));
+        let retry = p.translation_messages("Hello from Everton.", "zh", Some("x")).unwrap();
+        assert!(retry[0] == zh[0] && retry[1].content.ends_with(&zh[1].content));
+        // Russian has none: the shared turns.
+        let ru = p.translation_messages("Hello", "ru", None).unwrap();
+        assert!(ru[0].content.starts_with("You are") && ru[0].content.contains("Russian"));
+        // Chinese is given a quotation's speaker first, Russian the text as it is.
+        let quoted = "\"We will act,\" he said.";
+        let zh = p.translation_messages(quoted, "zh", None).unwrap();
+        assert!(zh[1].content.contains("He said: \"We will act.\""), "{}", zh[1].content);
+        assert!(p.plain_translation_messages(quoted, "zh").unwrap().unwrap()[1].content.contains("He said:"));
+        assert!(p.translation_messages(quoted, "ru", None).unwrap()[1].content.contains(quoted));
     }
 
     #[test]
