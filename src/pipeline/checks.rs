@@ -209,6 +209,44 @@ fn amounts_missing(text: &str, code: &str, source: &str) -> Vec<String> {
     missing
 }
 
+/// `text`, a Chinese rendering of `source`, with each amount written at
+/// the wrong scale put right, and what was changed ("300 亿 -> 3亿"): the
+/// 1.5B keeps the digits of "300 million" but writes them with 亿 (10^8),
+/// and told so in a retry mostly does it again (README, "Quality"). An
+/// English amount with a scale word is put right only when the rendering
+/// lacks its value and has exactly one amount with its digits, whose value
+/// the English does not have.
+pub fn repair_amounts(text: &str, source: &str) -> (String, Vec<String>) {
+    let english = amounts(source, "en");
+    let chinese = amounts(text, "zh");
+    let has_value = |list: &[Amount], v: f64| list.iter().any(|a| a.values.iter().any(|x| same_value(*x, v)));
+    let mut fixes: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for a in english.iter().filter(|a| a.scaled && a.values[0] >= 1e4) {
+        let v = a.values[0];
+        if has_value(&chinese, v) {
+            continue;
+        }
+        let same_digits: Vec<&Amount> = chinese.iter().filter(|c| same_value(c.base, a.base)).collect();
+        if let [c] = same_digits[..] {
+            if !has_value(&english, c.values[0]) && !fixes.iter().any(|(span, _)| *span == c.span) {
+                fixes.push((c.span.clone(), chinese_amount(v)));
+            }
+        }
+    }
+    fixes.sort_by_key(|(span, _)| span.start);
+    let mut out = String::with_capacity(text.len());
+    let mut notes = Vec::new();
+    let mut at = 0;
+    for (span, right) in fixes {
+        out.push_str(&text[at..span.start]);
+        out.push_str(&right);
+        notes.push(format!("{} -> {right}", &text[span.clone()]));
+        at = span.end;
+    }
+    out.push_str(&text[at..]);
+    (out, notes)
+}
+
 fn same_value(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -224,6 +262,12 @@ fn chinese_amount(v: f64) -> String {
 struct Amount {
     /// As written, with its scale word ("24 million").
     raw: String,
+    /// Where it is in the text, scale word included.
+    span: std::ops::Range<usize>,
+    /// The number without its scale (24 for "24 million").
+    base: f64,
+    /// Whether a scale word follows.
+    scaled: bool,
     /// The values it may stand for (a Russian "1,5" is 1.5 or 1500).
     values: Vec<f64>,
     /// Worth checking in a rendering: at least 10, or with a decimal or scale.
@@ -238,7 +282,8 @@ fn amounts(text: &str, code: &str) -> Vec<Amount> {
         if code == "en" && (in_name(text, start, end) || clock_time(text, start, end)) {
             continue;
         }
-        let (scale, scale_text) = scale_after(&text[end..], code);
+        let (scale, scale_len) = scale_after(&text[end..], code);
+        let scale_text = text[end..end + scale_len].trim();
         let mut bases = Vec::new();
         match code {
             // A Russian comma is a decimal comma, or (in digit groups of
@@ -249,16 +294,24 @@ fn amounts(text: &str, code: &str) -> Vec<Amount> {
             }
             _ => bases.push(raw.replace(',', "").parse::<f64>().ok()),
         }
-        let values: Vec<f64> = bases.into_iter().flatten().map(|b| b * scale).collect();
-        let Some(&first) = values.first() else { continue };
-        let significant = first >= 10.0 || raw.contains('.') || scale > 1.0;
+        let bases: Vec<f64> = bases.into_iter().flatten().collect();
+        let Some(&base) = bases.first() else { continue };
+        let values: Vec<f64> = bases.iter().map(|b| b * scale).collect();
+        let significant = values[0] >= 10.0 || raw.contains('.') || scale > 1.0;
         let raw = if scale_text.is_empty() { raw.to_string() } else { format!("{raw} {scale_text}") };
-        out.push(Amount { raw, values, significant });
+        out.push(Amount { raw, span: start..end + scale_len, base, scaled: scale > 1.0, values, significant });
     }
     if code == "ru" {
         // "1 200 000": digit groups of three after a space are one number.
         let joined = spaced_digit_groups(text);
-        out.extend(joined.into_iter().map(|v| Amount { raw: String::new(), values: vec![v], significant: false }));
+        out.extend(joined.into_iter().map(|v| Amount {
+            raw: String::new(),
+            span: 0..0,
+            base: v,
+            scaled: false,
+            values: vec![v],
+            significant: false,
+        }));
     }
     out
 }
@@ -285,14 +338,19 @@ fn clock_time(text: &str, start: usize, end: usize) -> bool {
         || ["am", "pm", "a.m", "p.m"].iter().any(|s| after.starts_with(s))
 }
 
-/// The scale word right after a number ("million", "万", "млн") and its
-/// factor; 1 and "" if none.
-fn scale_after(after: &str, code: &str) -> (f64, String) {
+/// The factor of the scale word right after a number ("million", "万",
+/// "млн") and its length in bytes, spaces before it included; 1 and 0 if
+/// there is none.
+fn scale_after(after: &str, code: &str) -> (f64, usize) {
+    let trimmed = after.trim_start_matches([' ', '\u{a0}', '\u{202f}']);
+    let spaces = after.len() - trimmed.len();
     match code {
         "zh" => {
-            // "2400万", "2.4亿", "20多万", "百万" = 百 x 万.
+            // "2400万", "2.4亿", "20多万", "百万" = 百 x 万; the model
+            // sometimes puts a space before it ("300 亿").
             let mut factor = 1.0;
-            for c in after.chars() {
+            let mut len = 0;
+            for c in trimmed.chars() {
                 let f = match c {
                     '十' => 10.0,
                     '百' => 100.0,
@@ -303,11 +361,15 @@ fn scale_after(after: &str, code: &str) -> (f64, String) {
                     _ => break,
                 };
                 factor *= f;
+                len += c.len_utf8();
             }
-            (factor, String::new())
+            if factor > 1.0 {
+                (factor, spaces + len)
+            } else {
+                (1.0, 0)
+            }
         }
         _ => {
-            let trimmed = after.trim_start_matches([' ', '\u{a0}', '\u{202f}']);
             let word: String = trimmed.chars().take_while(|c| c.is_alphabetic()).collect();
             let lower = word.to_lowercase();
             let factor = match code {
@@ -326,7 +388,11 @@ fn scale_after(after: &str, code: &str) -> (f64, String) {
                     _ => 1.0,
                 },
             };
-            (factor, if factor > 1.0 { word } else { String::new() })
+            if factor > 1.0 {
+                (factor, spaces + word.len())
+            } else {
+                (1.0, 0)
+            }
         }
     }
 }
@@ -491,6 +557,26 @@ mod tests {
         assert!(numbers_missing_from("No numbers here.", article).is_empty());
         // A full stop after a number is not a decimal point.
         assert!(numbers_missing_from("It happened in 2024.", article).is_empty());
+    }
+
+    #[test]
+    fn amounts_at_the_wrong_scale_are_put_right_when_it_is_clear_which() {
+        let en = "The coin sank below $300 million, a tenth of its $3 billion peak, in 2021.";
+        let (text, notes) = repair_amounts("该币跌至 300 亿美元以下，是其30亿美元峰值的十分之一，时间是2021年。", en);
+        assert_eq!(text, "该币跌至 3亿美元以下，是其30亿美元峰值的十分之一，时间是2021年。");
+        assert_eq!(notes, ["300 亿 -> 3亿"]);
+        let checked = translation_checks(&text, "zh", en, Glossary::builtin());
+        assert!(checked.iter().any(|c| c.name == "numbers_kept" && c.passed), "{checked:?}");
+        // Other digits ("7400万" for 34 million), two amounts with the same
+        // digits, or a value the English has: left for the check to flag.
+        for (zh, en) in [
+            ("耗资7400万英镑。", "It cost £34 million."),
+            ("从20亿增至20万亿。", "It grew from $20 billion to $20 trillion."),
+            ("30亿美元，后来又是300亿美元。", "$3 billion, later $30 billion."),
+        ] {
+            let (text, notes) = repair_amounts(zh, en);
+            assert!(text == zh && notes.is_empty(), "{zh} -> {text}");
+        }
     }
 
     #[test]

@@ -690,6 +690,10 @@ impl Task<'_> {
         if let Some(target) = target {
             text = target.typeset_quotes(&text);
         }
+        let mut repaired = Vec::new();
+        if let Task::Translation { text: source, lang: "zh" } = self {
+            (text, repaired) = checks::repair_amounts(&text, source);
+        }
         let mut cut = None;
         if let Task::Summary { .. } = self {
             let words = text.split_whitespace().count();
@@ -698,6 +702,13 @@ impl Task<'_> {
             cut = (kept < words).then(|| format!("cut from {words} to {kept} words after a whole sentence"));
         }
         let mut checks = self.checks(&text, &prompts.glossary, target);
+        if let Some(check) = checks.iter_mut().find(|c| c.name == "numbers_kept").filter(|_| !repaired.is_empty()) {
+            let note = format!("amounts put right: {}", repaired.join(", "));
+            check.detail = Some(match check.detail.take() {
+                Some(failed) => format!("{failed}; {note}"),
+                None => note,
+            });
+        }
         if let Some(detail) = cut {
             checks.push(Check { name: "length", output: "summary".into(), passed: true, detail: Some(detail) });
         }
@@ -905,6 +916,25 @@ mod tests {
         let mut without = prompts.clone();
         without.translate.plain = None;
         assert!(task.retry_messages(&without, &echo, 3).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_chinese_amount_at_the_wrong_scale_is_put_right_and_said_so() {
+        let prompts = Prompts::load(None, None).unwrap();
+        let task = Task::Translation { text: "Its value sank to $300 million.", lang: "zh" };
+        let generation = crate::engine::Generation {
+            text: "其价值跌至 300 亿美元。".into(),
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            drafted_tokens: 0,
+            prefill_ms: 0,
+            decode_ms: 0,
+            stop: StopReason::EndOfTurn,
+        };
+        let step = task.step(&generation, &prompts, 1);
+        assert_eq!(step.text, "其价值跌至 3亿美元。");
+        let kept = step.checks.iter().find(|c| c.name == "numbers_kept").unwrap();
+        assert!(kept.passed && kept.detail.as_deref() == Some("amounts put right: 300 亿 -> 3亿"), "{kept:?}");
     }
 
     #[test]
