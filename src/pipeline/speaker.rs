@@ -54,22 +54,22 @@ const MAX_SPEAKER_WORDS: usize = 30;
 /// Thani bin Ahmed Al Zeyoudi announced" is 11 words).
 const MAX_REPORTER_WORDS: usize = 12;
 
-/// `text` with every sentence that is a quotation followed by its speaker
-/// turned around (speaker, colon, quotation); `text` itself when there is
-/// none. Paragraph breaks are kept; within a paragraph that changes,
-/// sentences are joined by single spaces.
+/// `text` with every sentence whose speaker comes last (after a quotation,
+/// or after reported speech) turned around: speaker, colon, what was said;
+/// `text` itself when there is none. Paragraph breaks are kept; within a
+/// paragraph that changes, sentences are joined by single spaces.
 pub fn speaker_first(text: &str) -> Cow<'_, str> {
     use crate::ingest::sentences::{paragraphs, sentences};
     let mut changed = false;
     let paragraphs: Vec<String> = paragraphs(text)
         .into_iter()
         .map(|p| {
-            let turned: Vec<Option<String>> = sentences(p).into_iter().map(turn_around).collect();
+            let originals = sentences(p);
+            let turned: Vec<Option<String>> = originals.iter().map(|s| turn_around(s)).collect();
             if turned.iter().all(Option::is_none) {
                 return p.to_string();
             }
             changed = true;
-            let originals = sentences(p);
             turned.into_iter().zip(originals).map(|(t, s)| t.unwrap_or_else(|| s.to_string())).collect::<Vec<_>>().join(" ")
         })
         .collect();
@@ -80,8 +80,7 @@ pub fn speaker_first(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// One sentence with its speaker first, if it is a quotation followed by
-/// its speaker.
+/// One sentence with its speaker first, if its speaker comes last.
 fn turn_around(sentence: &str) -> Option<String> {
     let is_speaker = |s: &str| {
         SPEECH_VERB.is_match(s)
