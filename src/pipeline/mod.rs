@@ -702,12 +702,15 @@ impl Task<'_> {
             cut = (kept < words).then(|| format!("cut from {words} to {kept} words after a whole sentence"));
         }
         let mut checks = self.checks(&text, &prompts.glossary, target);
-        if let Some(check) = checks.iter_mut().find(|c| c.name == "numbers_kept").filter(|_| !repaired.is_empty()) {
-            let note = format!("amounts put right: {}", repaired.join(", "));
-            check.detail = Some(match check.detail.take() {
-                Some(failed) => format!("{failed}; {note}"),
-                None => note,
-            });
+        // The check judged the repaired text; its detail says what was repaired.
+        if !repaired.is_empty() {
+            if let Some(check) = checks.iter_mut().find(|c| c.name == "numbers_kept") {
+                let note = format!("amounts put right: {}", repaired.join(", "));
+                check.detail = Some(match check.detail.take() {
+                    Some(failed) => format!("{failed}; {note}"),
+                    None => note,
+                });
+            }
         }
         if let Some(detail) = cut {
             checks.push(Check { name: "length", output: "summary".into(), passed: true, detail: Some(detail) });
@@ -871,6 +874,19 @@ fn task_manifest<'a>(
 mod tests {
     use super::{clean_answer, Prompts, Step, StopReason, Task};
 
+    /// A model answer `text` that ended its turn, at no cost.
+    fn finished_answer(text: &str) -> crate::engine::Generation {
+        crate::engine::Generation {
+            text: text.into(),
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            drafted_tokens: 0,
+            prefill_ms: 0,
+            decode_ms: 0,
+            stop: StopReason::EndOfTurn,
+        }
+    }
+
     #[test]
     fn an_assistant_reply_instead_of_a_rendering_fails_the_built_in_comment_check() {
         // Replies the 1.5B gave in the eighth session's full en-ru run, which
@@ -922,15 +938,7 @@ mod tests {
     fn a_chinese_amount_at_the_wrong_scale_is_put_right_and_said_so() {
         let prompts = Prompts::load(None, None).unwrap();
         let task = Task::Translation { text: "Its value sank to $300 million.", lang: "zh" };
-        let generation = crate::engine::Generation {
-            text: "其价值跌至 300 亿美元。".into(),
-            prompt_tokens: 0,
-            generated_tokens: 0,
-            drafted_tokens: 0,
-            prefill_ms: 0,
-            decode_ms: 0,
-            stop: StopReason::EndOfTurn,
-        };
+        let generation = finished_answer("其价值跌至 300 亿美元。");
         let step = task.step(&generation, &prompts, 1);
         assert_eq!(step.text, "其价值跌至 3亿美元。");
         let kept = step.checks.iter().find(|c| c.name == "numbers_kept").unwrap();
@@ -944,15 +952,7 @@ mod tests {
         let task = Task::Summary { text: article, source: article, combine: false };
         let sentence = "Ten people were hurt when a fire began at noon in the old mill on the river.";
         let answer = [sentence; 6].join(" ");
-        let generation = crate::engine::Generation {
-            text: answer,
-            prompt_tokens: 0,
-            generated_tokens: 0,
-            drafted_tokens: 0,
-            prefill_ms: 0,
-            decode_ms: 0,
-            stop: StopReason::EndOfTurn,
-        };
+        let generation = finished_answer(&answer);
         let step = task.step(&generation, &prompts, 1);
         // 17 words a sentence: four fit in 70.
         assert_eq!(step.text, [sentence; 4].join(" "));
