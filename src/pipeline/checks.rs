@@ -247,6 +247,44 @@ pub fn repair_amounts(text: &str, source: &str) -> (String, Vec<String>) {
     (out, notes)
 }
 
+/// `text`, a rendering in language `code`, with the currency sign before
+/// each amount ("$300 миллионов") replaced by the currency's name after it
+/// ("300 миллионов долларов"), as Russian news writes amounts; the model
+/// keeps the English sign. `names` maps a sign to the name's three forms:
+/// after a number ending in 1, after one ending in 2 to 4 (or a decimal),
+/// and after the others (11 to 14 among them) or a scale word. A sign
+/// glued to letters ("US$") or an amount in spaced digit groups ("$1 200")
+/// is left alone.
+pub fn name_currencies(text: &str, code: &str, names: &std::collections::BTreeMap<String, [String; 3]>) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut at = 0;
+    for a in amounts(text, code).into_iter().filter(|a| !a.span.is_empty()) {
+        let before = text[..a.span.start].trim_end_matches([' ', '\u{a0}']);
+        let Some((sign, forms)) = names.iter().find(|(sign, _)| before.ends_with(sign.as_str())) else { continue };
+        let sign_at = before.len() - sign.len();
+        let glued = text[..sign_at].chars().next_back().is_some_and(char::is_alphanumeric);
+        let after = &text[a.span.end..];
+        let grouped = after.strip_prefix([' ', '\u{a0}']).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        if sign_at < at || glued || grouped || after.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let whole = a.base.fract() == 0.0 && a.base < 1e15;
+        let form = match (a.scaled, whole, a.base as u64 % 10, a.base as u64 % 100) {
+            (true, ..) | (false, true, _, 11..=14) => &forms[2],
+            (false, false, ..) | (false, true, 2..=4, _) => &forms[1],
+            (false, true, 1, _) => &forms[0],
+            _ => &forms[2],
+        };
+        out.push_str(&text[at..sign_at]);
+        out.push_str(&text[a.span.clone()]);
+        out.push(' ');
+        out.push_str(form);
+        at = a.span.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 fn same_value(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -548,6 +586,23 @@ fn numbers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn currency_signs_become_names_after_the_amount() {
+        let names: std::collections::BTreeMap<String, [String; 3]> = [
+            ("$".to_string(), ["доллар", "доллара", "долларов"].map(String::from)),
+            ("£".to_string(), ["фунт стерлингов", "фунта стерлингов", "фунтов стерлингов"].map(String::from)),
+        ]
+        .into();
+        let named = |t: &str| name_currencies(t, "ru", &names);
+        assert_eq!(named("упал ниже $300 миллионов в цене"), "упал ниже 300 миллионов долларов в цене");
+        assert_eq!(named("за $6,9 млрд и £75 млн."), "за 6,9 млрд долларов и 75 млн фунтов стерлингов.");
+        assert_eq!(named("за £25 ($33) и $ 21, $1, $2,5, $12"), "за 25 фунтов стерлингов (33 доллара) и 21 доллар, 1 доллар, 2,5 доллара, 12 долларов");
+        // Left alone: no sign, a sign glued to letters, spaced digit groups.
+        for text in ["выросли на 300 долларов", "US$5 млн", "$1 200 в месяц", "€5"] {
+            assert_eq!(named(text), text);
+        }
+    }
 
     #[test]
     fn numbers_are_found_and_compared() {

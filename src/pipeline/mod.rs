@@ -687,8 +687,11 @@ impl Task<'_> {
             Task::Translation { lang, .. } => prompts.language(lang).ok(),
             Task::Summary { .. } => None,
         };
-        if let Some(target) = target {
+        if let (Some(target), Task::Translation { lang, .. }) = (target, self) {
             text = target.typeset_quotes(&text);
+            if !target.currencies.is_empty() {
+                text = checks::name_currencies(&text, lang, &target.currencies);
+            }
         }
         let mut repaired = Vec::new();
         if let Task::Translation { text: source, lang: "zh" } = self {

@@ -76,6 +76,12 @@ pub struct TargetLanguage {
     /// first (see `speaker`).
     #[serde(default)]
     pub speaker_first: bool,
+    /// Currency signs whose amounts get the currency's name after them
+    /// instead ("$300 миллионов" as "300 миллионов долларов"): the name's
+    /// forms after 1, after 2 to 4, after other numbers (see
+    /// `checks::name_currencies`).
+    #[serde(default)]
+    pub currencies: std::collections::BTreeMap<String, [String; 3]>,
 }
 
 impl TargetLanguage {
