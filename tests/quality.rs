@@ -18,11 +18,15 @@ use serde_json::Value;
 // Russian quotes typeset (fifth session): zh chrF 29.51 (BLEU 34.95), ru
 // chrF 35.24 (BLEU 8.52). With the answer cleaning, the names before the
 // text and the `comment` and `copied` checks (sixth session): zh chrF
-// 30.83 (BLEU 36.69), ru chrF 35.77 (BLEU 8.35).
+// 30.83 (BLEU 36.69), ru chrF 35.77 (BLEU 8.35). Chinese turns, speaker
+// first, amounts put right (tenth session): zh chrF 31.09. People's names
+// in brackets after their Chinese transliteration (eleventh session): zh
+// chrF 35.52; these 40 sentences (Libya, Guterres, De Klerk) name many
+// people.
 const MIN_ROUGE1: f64 = 35.5;
 const MIN_ROUGE2: f64 = 11.0;
 const MIN_ROUGEL: f64 = 23.5;
-const MIN_ZH_CHRF: f64 = 30.0;
+const MIN_ZH_CHRF: f64 = 34.0;
 const MIN_RU_CHRF: f64 = 34.5;
 
 /// Scores printed by `eval run --format json` (one object per task).

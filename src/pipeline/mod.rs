@@ -13,6 +13,7 @@
 
 pub mod checks;
 pub mod glossary;
+pub mod original_names;
 pub mod prompts;
 pub mod script;
 pub mod speaker;
@@ -719,6 +720,12 @@ impl Task<'_> {
             checks.push(Check { name: "length", output: "summary".into(), passed: true, detail: Some(detail) });
         }
         checks.push(checks::complete_check(self.output(), generation.stop == StopReason::MaxTokens));
+        // After the checks: they judge the model's own rendering.
+        if let (Some(target), Task::Translation { text: source, .. }) = (target, self) {
+            if target.original_names {
+                text = original_names::bracketed_original_names(&text, source).into_owned();
+            }
+        }
         Step {
             text,
             checks,

@@ -76,6 +76,10 @@ pub struct TargetLanguage {
     /// first (see `speaker`).
     #[serde(default)]
     pub speaker_first: bool,
+    /// Follow transliterated names with their English spelling in brackets
+    /// at first mention (see `original_names`).
+    #[serde(default)]
+    pub original_names: bool,
     /// Currency signs whose amounts get the currency's name after them
     /// instead ("$300 миллионов" as "300 миллионов долларов"): the name's
     /// forms after 1, after 2 to 4, after other numbers (see
