@@ -24,20 +24,23 @@ use regex::Regex;
 
 /// Characters of the usual transliterations of foreign names into Chinese,
 /// without those that more often begin the next word (在, 于, 因, 说, 让).
-const TRANSLITERATION: &str = "阿埃艾爱安昂奥澳巴芭拜班邦保堡鲍贝本比彼毕碧边宾滨波玻伯勃博布卜采策查柴彻楚茨达戴丹当道德登迪狄蒂帝丁东杜敦顿多厄恩尔法凡范方菲斐费芬丰冯佛弗伏福富夫盖甘冈高戈哥格葛根贡古瓜圭桂哈海汉豪浩郝赫黑亨洪胡华怀霍基吉济加迦佳嘉贾简杰捷金津久卡凯坎康考柯科克肯孔库夸奎昆拉腊莱赖兰蓝朗劳勒雷蕾累黎里理利莉丽廉连林琳灵留隆卢鲁陆路露伦罗洛吕律马玛迈麦曼芒梅门蒙孟米密敏明摩莫墨默姆穆纳娜乃奈南楠瑙内妮尼涅宁纽努诺欧帕派潘庞培佩彭皮珀坡普奇齐契恰乔切钦琴琼丘秋屈热荣茹瑞若萨塞赛桑瑟森沙莎珊尚绍舍申圣施什史舒斯丝思松宋苏索塔泰坦汤唐陶特滕提廷图瓦万汪旺威韦维卫温文翁沃乌伍武西希锡席夏仙辛欣休修雅亚娅延扬耶叶伊依英尤宇约泽扎詹珍朱卓兹佐祖薇黛茜琪莲义京侯列娃季托朔柳歇汀治烈白罕翰肖芙谢逊龙";
+/// 得 (彼得, Peter) is one of them only in 得到 (`AFTER_NAME`).
+const TRANSLITERATION: &str = "阿埃艾爱安昂奥澳巴芭拜班邦保堡鲍贝本比彼毕碧边宾滨波玻伯勃博布卜采策查柴彻楚茨达戴丹当道德登迪狄蒂帝丁东杜敦顿多厄恩尔法凡范方菲斐费芬丰冯佛弗伏福富夫盖甘冈高戈哥格葛根贡古瓜圭桂哈海汉豪浩郝赫黑亨洪胡华怀霍基吉济加迦佳嘉贾简杰捷金津久卡凯坎康考柯科克肯孔库夸奎昆拉腊莱赖兰蓝朗劳勒雷蕾累黎里理利莉丽廉连林琳灵留隆卢鲁陆路露伦罗洛吕律马玛迈麦曼芒梅门蒙孟米密敏明摩莫墨默姆穆纳娜乃奈南楠瑙内妮尼涅宁纽努诺欧帕派潘庞培佩彭皮珀坡普奇齐契恰乔切钦琴琼丘秋屈热荣茹瑞若萨塞赛桑瑟森沙莎珊尚绍舍申圣施什史舒斯丝思松宋苏索塔泰坦汤唐陶特滕提廷图瓦万汪旺威韦维卫温文翁沃乌伍武西希锡席夏仙辛欣休修雅亚娅延扬耶叶伊依英尤宇约泽扎詹珍朱卓兹佐祖薇黛茜琪莲义京侯列娃季托朔柳歇汀治烈白罕翰肖芙谢逊龙得";
 
 /// Words that begin with a transliteration character but follow a name
 /// rather than end it ("普京希望…": Putin hopes).
-const AFTER_NAME: [&str; 19] = [
+const AFTER_NAME: [&str; 20] = [
     "希望", "加入", "加强", "达成", "达到", "多次", "特别", "安全", "利用", "马上", "欧洲", "西方", "维持", "施压", "坦言", "通过",
-    "提供", "提出", "提到",
+    "提供", "提出", "提到", "得到",
 ];
 
 /// Separators between the parts of a transliterated name.
 const NAME_DOTS: [char; 4] = ['·', '•', '・', '‧'];
 
 static CHINESE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!("[{TRANSLITERATION}]+(?:[{dots}][{TRANSLITERATION}]+)+", dots = String::from_iter(NAME_DOTS)))
+    // A part may be joined by a hyphen, as in 拉达-科内法尔 (Lada-Konefal).
+    let part = format!("[{TRANSLITERATION}]+(?:-[{TRANSLITERATION}]+)*");
+    Regex::new(&format!("{part}(?:[{dots}]{part})+", dots = String::from_iter(NAME_DOTS)))
         .expect("valid expression")
 });
 
@@ -64,14 +67,15 @@ const NOT_IN_NAME: [&str; 45] = [
 
 /// Words that make capitalised words a place, an organisation or an event
 /// rather than a person.
-const NOT_A_PERSON: [&str; 70] = [
+const NOT_A_PERSON: [&str; 74] = [
     "United", "Arab", "Emirates", "States", "Kingdom", "Nations", "Union", "Association", "League", "Party",
     "Council", "Ministry", "Department", "Office", "Bank", "University", "Street", "Road", "Avenue", "House", "Club",
     "City", "County", "Airport", "Museum", "Hospital", "Company", "Corporation", "Group", "Trust", "Fund", "Agency",
     "Service", "Force", "Army", "Navy", "Police", "Committee", "Commission", "Organisation", "Organization",
     "Network", "News", "Times", "Post", "Premier", "Cup", "Championship", "Island", "Islands", "Sea", "Ocean",
     "River", "Lake", "Valley", "North", "South", "East", "West", "New", "Royal", "National", "International",
-    "Federal", "Republic", "Stadium", "Park", "Centre", "Center", "Institute",
+    "Federal", "Republic", "Stadium", "Park", "Centre", "Center", "Institute", "Town", "Place", "Affairs",
+    "Operation",
 ];
 
 /// `rendering` (Chinese) with the first mention of each transliterated name
@@ -149,15 +153,17 @@ fn people(source: &str, rendering: &str) -> Vec<Vec<String>> {
 }
 
 /// `parts` without the titles before them, if they are a person's name
-/// that `rendering` does not already write in Latin letters.
+/// that `rendering` does not write in Latin letters.
 fn person(mut parts: Vec<String>, rendering: &str) -> Option<Vec<String>> {
     let leading = parts.iter().take_while(|p| NOT_IN_NAME.contains(&p.as_str())).count();
     parts.drain(..leading);
     if parts.len() < 2 || parts.iter().any(|p| NOT_A_PERSON.contains(&p.as_str())) {
         return None;
     }
-    let surname = parts.last().map(String::as_str).unwrap_or_default();
-    (!rendering.contains(surname)).then_some(parts)
+    // The model wrote the name, or part of it, in Latin letters
+    // ("Jacinda·阿德恩"); a title before it may stay in Latin ("Treasury").
+    let name = &parts[parts.len() - 2..];
+    (!name.iter().any(|p| rendering.contains(p.as_str()))).then_some(parts)
 }
 
 #[cfg(test)]
@@ -192,6 +198,25 @@ mod tests {
         assert_eq!(
             bracketed("弗拉基米尔·普京希望会谈。", "Vladimir Putin hopes for talks."),
             "弗拉基米尔·普京 (Vladimir Putin)希望会谈。"
+        );
+        // A hyphenated part; 彼得 (Peter), but not 得到 (got).
+        assert_eq!(
+            bracketed("阿格涅什卡·拉达-科内法尔说。", "Agnieszka Lada-Konefal said."),
+            "阿格涅什卡·拉达-科内法尔 (Agnieszka Lada-Konefal)说。"
+        );
+        assert_eq!(
+            bracketed("彼得·奥马奥尼得到了球。", "Peter O'Mahony got the ball."),
+            "彼得·奥马奥尼 (Peter O'Mahony)得到了球。"
+        );
+        // A name written in part in Latin letters is not paired.
+        assert_eq!(
+            bracketed("温迪·罗杰斯称 Jacinda·阿德恩为列宁主义者。", "Wendy Rogers called Jacinda Ardern a Leninist."),
+            "温迪·罗杰斯 (Wendy Rogers)称 Jacinda·阿德恩为列宁主义者。"
+        );
+        // A title kept in Latin letters.
+        assert_eq!(
+            bracketed("Treasury部长史蒂文·姆努钦说。", "Treasury Secretary Steven Mnuchin said."),
+            "Treasury部长史蒂文·姆努钦 (Steven Mnuchin)说。"
         );
         // A possessive ends the name.
         assert_eq!(
