@@ -1,6 +1,8 @@
 //! People's names in a Chinese rendering followed by their original
 //! spelling in brackets at first mention, `利兹·特拉斯 (Liz Truss)`, as
-//! Chinese news often writes foreign names.
+//! Chinese news often writes foreign names. A rendering is one segment (a
+//! brief's summary, a paragraph of `translate`), so a name is bracketed at
+//! its first mention in each paragraph that pairs up.
 //!
 //! Why: the 1.5B model transliterates names inconsistently (Liz Truss was
 //! 丽莎·特鲁斯 in one sentence and 莉兹·特鲁斯 in the next) and at times
