@@ -265,7 +265,7 @@ pub fn name_currencies(text: &str, code: &str, names: &std::collections::BTreeMa
         let glued = text[..sign_at].chars().next_back().is_some_and(char::is_alphanumeric);
         let after = &text[a.span.end..];
         let grouped = after.strip_prefix([' ', '\u{a0}']).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-        if sign_at < at || glued || grouped || after.starts_with(|c: char| c.is_ascii_digit()) {
+        if sign_at < at || glued || grouped {
             continue;
         }
         let whole = a.base.fract() == 0.0 && a.base < 1e15;

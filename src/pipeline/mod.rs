@@ -683,19 +683,18 @@ impl Task<'_> {
     /// The model's answer, cleaned (summaries cut to length) and checked.
     fn step(&self, generation: &crate::engine::Generation, prompts: &Prompts, attempts: usize) -> Step {
         let mut text = clean_answer(&generation.text, self.source());
-        // The language was checked when the prompt was made.
-        let target = match self {
-            Task::Translation { lang, .. } => prompts.language(lang).ok(),
+        // A rendering's language, its code and its English. The language was
+        // checked when the prompt was made.
+        let translation = match *self {
+            Task::Translation { text, lang } => prompts.language(lang).ok().map(|target| (target, lang, text)),
             Task::Summary { .. } => None,
         };
-        if let (Some(target), Task::Translation { lang, .. }) = (target, self) {
-            text = target.typeset_quotes(&text);
-            if !target.currencies.is_empty() {
-                text = checks::name_currencies(&text, lang, &target.currencies);
-            }
+        let target = translation.map(|(target, ..)| target);
+        if let Some((target, lang, _)) = translation {
+            text = target.typeset(&text, lang);
         }
         let mut repaired = Vec::new();
-        if let Task::Translation { text: source, lang: "zh" } = self {
+        if let Some((_, "zh", source)) = translation {
             (text, repaired) = checks::repair_amounts(&text, source);
         }
         let mut cut = None;
@@ -721,10 +720,8 @@ impl Task<'_> {
         }
         checks.push(checks::complete_check(self.output(), generation.stop == StopReason::MaxTokens));
         // After the checks: they judge the model's own rendering.
-        if let (Some(target), Task::Translation { text: source, .. }) = (target, self) {
-            if target.original_names {
-                text = original_names::bracketed_original_names(&text, source).into_owned();
-            }
+        if let Some((target, _, source)) = translation {
+            text = target.with_original_names(&text, source).into_owned();
         }
         Step {
             text,

@@ -46,16 +46,20 @@ static CHINESE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid expression")
 });
 
+/// A capitalised word of a name ("O'Mahony", "Lada-Konefal").
+const CAPITALISED: &str = r"\p{Lu}[\p{L}'’-]+";
+
+/// Particles that may come before a part of a name ("al-Islam", "von der").
+const PARTICLES: &str = "de|van|von|der|bin|ibn|al|el|da|di|du|del|la|le";
+
+/// One part of a name, with the particles before it.
+static NAME_PART: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("(?:(?:{PARTICLES})[ -])*{CAPITALISED}")).expect("valid expression"));
+
 /// Capitalised words in a row, with the particles of names between them
 /// ("Saif al-Islam Gaddafi", "Ursula von der Leyen").
 static ENGLISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b\p{Lu}[\p{L}'’-]+(?:\s+(?:(?:de|van|von|der|bin|ibn|al|el|da|di|du|del|la|le)[ -])*\p{Lu}[\p{L}'’-]+)+")
-        .expect("valid expression")
-});
-
-/// One part of such a name, with the particles before it.
-static NAME_PART: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:(?:de|van|von|der|bin|ibn|al|el|da|di|du|del|la|le)[ -])*\p{Lu}[\p{L}'’-]+").expect("valid expression")
+    Regex::new(&format!(r"\b{CAPITALISED}(?:\s+{part})+", part = NAME_PART.as_str())).expect("valid expression")
 });
 
 /// Capitalised words before a name that are not part of it: a sentence's
@@ -117,8 +121,7 @@ pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str) -> Cow<'t,
 /// word that only begins with transliteration characters ("…普京希望"
 /// ends before 希望).
 fn name_end(rendering: &str, start: usize, end: usize) -> usize {
-    let name = &rendering[start..end];
-    let last_part = start + name.rfind(NAME_DOTS).map_or(0, |i| i + name[i..].chars().next().map_or(1, char::len_utf8));
+    let last_part = end - rendering[start..end].rsplit(NAME_DOTS).next().map_or(0, str::len);
     rendering[last_part..]
         .char_indices()
         .map(|(i, _)| last_part + i)

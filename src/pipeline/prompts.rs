@@ -98,10 +98,30 @@ impl TargetLanguage {
         }
     }
 
+    /// A rendering `text` in this language (`code`) typeset as the language
+    /// writes it: its quotation marks, and currencies named after amounts.
+    pub fn typeset(&self, text: &str, code: &str) -> String {
+        let quoted = self.typeset_quotes(text);
+        if self.currencies.is_empty() {
+            return quoted;
+        }
+        super::checks::name_currencies(&quoted, code, &self.currencies)
+    }
+
+    /// A finished rendering with the original spelling of its people's names
+    /// after them, if this language asks for it (see `original_names`).
+    pub fn with_original_names<'t>(&self, rendering: &'t str, source: &str) -> std::borrow::Cow<'t, str> {
+        if self.original_names {
+            super::original_names::bracketed_original_names(rendering, source)
+        } else {
+            std::borrow::Cow::Borrowed(rendering)
+        }
+    }
+
     /// `text` with its straight double quotes as this language's marks,
     /// when they pair up (an odd count is left alone: which one opens is
     /// then unknown).
-    pub fn typeset_quotes(&self, text: &str) -> String {
+    fn typeset_quotes(&self, text: &str) -> String {
         let Some((open, close)) = &self.quotes else { return text.to_string() };
         let count = text.matches('"').count();
         if count == 0 || count % 2 == 1 {
