@@ -18,11 +18,19 @@
 //! them around its dots. The names are paired with the English ones in
 //! order, and only when there are as many of each: a rendering whose names
 //! cannot be paired one to one is left as it is.
+//!
+//! A name of the glossary needs no pairing: its Chinese form is known, and
+//! that form is often the surname alone (普京 for Vladimir Putin). It is
+//! bracketed when the English gives the person's name in full, as one of
+//! the glossary's forms, and the glossary's Chinese is a transliteration (not 习近平 for Xi Jinping: a
+//! Chinese name in Chinese needs no original).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use super::glossary::NameRendering;
 
 /// Characters of the usual transliterations of foreign names into Chinese,
 /// without those that more often begin the next word (在, 于, 因, 说, 让).
@@ -73,7 +81,7 @@ const NOT_IN_NAME: [&str; 45] = [
 
 /// Words that make capitalised words a place, an organisation or an event
 /// rather than a person.
-const NOT_A_PERSON: [&str; 74] = [
+const NOT_A_PERSON: [&str; 76] = [
     "United", "Arab", "Emirates", "States", "Kingdom", "Nations", "Union", "Association", "League", "Party",
     "Council", "Ministry", "Department", "Office", "Bank", "University", "Street", "Road", "Avenue", "House", "Club",
     "City", "County", "Airport", "Museum", "Hospital", "Company", "Corporation", "Group", "Trust", "Fund", "Agency",
@@ -81,14 +89,15 @@ const NOT_A_PERSON: [&str; 74] = [
     "Network", "News", "Times", "Post", "Premier", "Cup", "Championship", "Island", "Islands", "Sea", "Ocean",
     "River", "Lake", "Valley", "North", "South", "East", "West", "New", "Royal", "National", "International",
     "Federal", "Republic", "Stadium", "Park", "Centre", "Center", "Institute", "Town", "Place", "Affairs",
-    "Operation",
+    "Operation", "St", "Saint",
 ];
 
 /// `rendering` (Chinese) with the first mention of each transliterated name
-/// followed by the name as the English `source` writes it, in brackets;
-/// `rendering` itself when its names and the English ones do not pair up.
-pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str) -> Cow<'t, str> {
-    let english = people(source, rendering);
+/// followed by the name as the English `source` writes it, in brackets.
+/// `known` are the glossary's names in `source` with their Chinese forms;
+/// the other names are bracketed only when they pair up.
+pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str, known: &[NameRendering]) -> Cow<'t, str> {
+    let mut english = people(source, rendering);
     let mut chinese: Vec<(usize, usize)> = Vec::new();
     for m in CHINESE_NAME.find_iter(rendering) {
         let end = name_end(rendering, m.start(), m.end());
@@ -96,25 +105,58 @@ pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str) -> Cow<'t,
             chinese.push((m.start(), end));
         }
     }
-    if english.is_empty() || english.len() != chinese.len() {
+    // (where the Chinese name ends, the English parts to write after it)
+    let mut originals: Vec<(usize, Vec<String>)> = Vec::new();
+    english.retain(|parts| {
+        let Some((start, end, form_words)) = known_in_rendering(parts, rendering, known) else { return true };
+        // The glossary's form may be the end of a dotted name (凯尔·斯塔默).
+        let end = match chinese.iter().position(|&(s, e)| s <= start && end <= e) {
+            Some(i) => chinese.remove(i).1,
+            None => end,
+        };
+        originals.push((end, parts[parts.len() - form_words..].to_vec()));
+        false
+    });
+    if !english.is_empty() && english.len() == chinese.len() {
+        for ((start, end), parts) in chinese.into_iter().zip(english) {
+            // As many English parts as the Chinese name has: "安娜·贝尔博克" is
+            // "Annalena Baerbock" of "Foreign Minister Annalena Baerbock".
+            let count = rendering[start..end].split(NAME_DOTS).count();
+            originals.push((end, parts[parts.len().saturating_sub(count)..].to_vec()));
+        }
+    }
+    originals.sort_by_key(|(end, _)| *end);
+    originals.retain(|(end, _)| !rendering[*end..].trim_start().starts_with(['(', '（']));
+    if originals.is_empty() {
         return Cow::Borrowed(rendering);
     }
     let mut out = String::with_capacity(rendering.len() + 64);
     let mut at = 0;
-    for ((start, end), parts) in chinese.into_iter().zip(english) {
-        if rendering[end..].trim_start().starts_with(['(', '（']) {
-            continue;
-        }
-        // As many English parts as the Chinese name has: "安娜·贝尔博克" is
-        // "Annalena Baerbock" of "Foreign Minister Annalena Baerbock".
-        let count = rendering[start..end].split(NAME_DOTS).count();
-        let original = parts[parts.len().saturating_sub(count)..].join(" ");
+    for (end, parts) in originals {
         out.push_str(&rendering[at..end]);
-        out.push_str(&format!(" ({original})"));
+        out.push_str(&format!(" ({})", parts.join(" ")));
         at = end;
     }
     out.push_str(&rendering[at..]);
     Cow::Owned(out)
+}
+
+/// Where the first mention of the person `parts` starts and ends in
+/// `rendering`, and how many words the glossary's English form has, if
+/// the glossary `known` gives the full name in transliteration and
+/// `rendering` writes it so.
+fn known_in_rendering(parts: &[String], rendering: &str, known: &[NameRendering]) -> Option<(usize, usize, usize)> {
+    known.iter().find_map(|name| {
+        let words = name.en.split_whitespace().count();
+        // A full name: a form of one word may be a place ("For Moscow, …"
+        // begins a sentence as "Liz Truss" does).
+        let is_this_person = words >= 2 && words <= parts.len() && parts[parts.len() - words..].join(" ") == name.en;
+        let transliterated = name.target.chars().all(|c| TRANSLITERATION.contains(c));
+        if !(is_this_person && transliterated) {
+            return None;
+        }
+        rendering.find(&name.target).map(|at| (at, at + name.target.len(), words))
+    })
 }
 
 /// Where the name matched at `start..end` of `rendering` ends: before a
@@ -173,7 +215,13 @@ fn person(mut parts: Vec<String>, rendering: &str) -> Option<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::bracketed_original_names as bracketed;
+    use super::bracketed_original_names;
+    use crate::pipeline::glossary::Glossary;
+
+    /// With the built-in glossary's names, as a run has them.
+    fn bracketed(rendering: &str, source: &str) -> String {
+        bracketed_original_names(rendering, source, &Glossary::builtin().names_in(source, "zh")).into_owned()
+    }
 
     #[test]
     fn names_get_their_original_spelling_at_first_mention() {
@@ -235,9 +283,38 @@ mod tests {
     }
 
     #[test]
+    fn glossary_names_need_no_pairing() {
+        // The glossary's 普京 is Putin's surname alone, so it has no dot.
+        assert_eq!(
+            bracketed("七国集团警告俄罗斯，如果普京攻击乌克兰。", "The G7 warned Russia if President Vladimir Putin attacks Ukraine."),
+            "七国集团警告俄罗斯，如果普京 (Vladimir Putin)攻击乌克兰。"
+        );
+        // Beside a transliterated name that pairs; a title left in front.
+        assert_eq!(
+            bracketed(
+                "朔尔茨会见了法国总统马克龙和安娜·贝尔博克。",
+                "Scholz met French President Emmanuel Macron and Annalena Baerbock."
+            ),
+            "朔尔茨会见了法国总统马克龙 (Emmanuel Macron)和安娜·贝尔博克 (Annalena Baerbock)。"
+        );
+        // The model wrote the full name around the glossary's surname.
+        assert_eq!(
+            bracketed("据凯尔·斯塔默说。", "According to Keir Starmer."),
+            "据凯尔·斯塔默 (Keir Starmer)说。"
+        );
+        // A Chinese name in Chinese needs no original; nor a surname alone.
+        for (rendering, source) in
+            [("习近平会见了普京。", "Xi Jinping met Putin."), ("约翰逊说。", "Johnson said.")]
+        {
+            assert_eq!(bracketed(rendering, source), rendering);
+        }
+    }
+
+    #[test]
     fn renderings_whose_names_do_not_pair_up_are_left_alone() {
         for (rendering, source) in [
-            // No dotted name, or the name already in Latin letters.
+            // No dotted name (and no glossary), or the name already in
+            // Latin letters.
             ("普京说。", "Vladimir Putin said so."),
             ("Liz Truss 承诺提供援助。", "Liz Truss pledges aid."),
             // Two English names, one Chinese.
@@ -245,7 +322,7 @@ mod tests {
             // Already bracketed by the model.
             ("乔·拜登（Joe Biden）说。", "Joe Biden said."),
         ] {
-            assert_eq!(bracketed(rendering, source), rendering, "{rendering}");
+            assert_eq!(bracketed_original_names(rendering, source, &[]), rendering, "{rendering}");
         }
     }
 }

@@ -110,9 +110,15 @@ impl TargetLanguage {
 
     /// A finished rendering with the original spelling of its people's names
     /// after them, if this language asks for it (see `original_names`).
-    pub fn with_original_names<'t>(&self, rendering: &'t str, source: &str) -> std::borrow::Cow<'t, str> {
+    /// `known`: the glossary's names in `source`.
+    pub fn with_original_names<'t>(
+        &self,
+        rendering: &'t str,
+        source: &str,
+        known: &[super::glossary::NameRendering],
+    ) -> std::borrow::Cow<'t, str> {
         if self.original_names {
-            super::original_names::bracketed_original_names(rendering, source)
+            super::original_names::bracketed_original_names(rendering, source, known)
         } else {
             std::borrow::Cow::Borrowed(rendering)
         }
