@@ -35,7 +35,7 @@ use super::glossary::NameRendering;
 /// Characters of the usual transliterations of foreign names into Chinese,
 /// without those that more often begin the next word (在, 于, 因, 说, 让).
 /// 得 (彼得, Peter) is one of them only in 得到 (`AFTER_NAME`).
-const TRANSLITERATION: &str = "阿埃艾爱安昂奥澳巴芭拜班邦保堡鲍贝本比彼毕碧边宾滨波玻伯勃博布卜采策查柴彻楚茨达戴丹当道德登迪狄蒂帝丁东杜敦顿多厄恩尔法凡范方菲斐费芬丰冯佛弗伏福富夫盖甘冈高戈哥格葛根贡古瓜圭桂哈海汉豪浩郝赫黑亨洪胡华怀霍基吉济加迦佳嘉贾简杰捷金津久卡凯坎康考柯科克肯孔库夸奎昆拉腊莱赖兰蓝朗劳勒雷蕾累黎里理利莉丽廉连林琳灵留隆卢鲁陆路露伦罗洛吕律马玛迈麦曼芒梅门蒙孟米密敏明摩莫墨默姆穆纳娜乃奈南楠瑙内妮尼涅宁纽努诺欧帕派潘庞培佩彭皮珀坡普奇齐契恰乔切钦琴琼丘秋屈热荣茹瑞若萨塞赛桑瑟森沙莎珊尚绍舍申圣施什史舒斯丝思松宋苏索塔泰坦汤唐陶特滕提廷图瓦万汪旺威韦维卫温文翁沃乌伍武西希锡席夏仙辛欣休修雅亚娅延扬耶叶伊依英尤宇约泽扎詹珍朱卓兹佐祖薇黛茜琪莲义京侯列娃季托朔柳歇汀治烈白罕翰肖芙谢逊龙得";
+const TRANSLITERATION: &str = "阿埃艾爱安昂奥澳巴芭拜班邦保堡鲍贝本比彼毕碧边宾滨波玻伯勃博布卜采策查柴彻楚茨达戴丹当道德登迪狄蒂帝丁东杜敦顿多厄恩尔法凡范方菲斐费芬丰冯佛弗伏福富夫盖甘冈高戈哥格葛根贡古瓜圭桂哈海汉豪浩郝赫黑亨洪胡华怀霍基吉济加迦佳嘉贾简杰捷金津久卡凯坎康考柯科克肯孔库夸奎昆拉腊莱赖兰蓝朗劳勒雷蕾累黎里理利莉丽廉连林琳灵留隆卢鲁陆路露伦罗洛吕律马玛迈麦曼芒梅门蒙孟米密敏明摩莫墨默姆穆纳娜乃奈南楠瑙内妮尼涅宁纽努诺欧帕派潘庞培佩彭皮珀坡普奇齐契恰乔切钦琴琼丘秋屈热荣茹瑞若萨塞赛桑瑟森沙莎珊尚绍舍申圣施什史舒斯丝思松宋苏索塔泰坦汤唐陶特滕提廷图瓦万汪旺威韦维卫温文翁沃乌伍武西希锡席夏仙辛欣休修雅亚娅延扬耶叶伊依英尤宇约泽扎詹珍朱卓兹佐祖薇黛茜琪莲义京侯列娃季托朔柳歇汀治烈白罕翰肖芙谢逊龙历得";
 
 /// Words that begin with a transliteration character but follow a name
 /// rather than end it ("普京希望…": Putin hopes).
@@ -72,16 +72,17 @@ static ENGLISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Capitalised words before a name that are not part of it: a sentence's
 /// first word, titles.
-const NOT_IN_NAME: [&str; 45] = [
+const NOT_IN_NAME: &[&str] = &[
     "The", "A", "An", "In", "On", "At", "But", "And", "When", "After", "As", "If", "While", "He", "She", "It", "They",
     "We", "I", "This", "That", "Mr", "Mrs", "Ms", "Dr", "Sir", "Dame", "Lord", "President", "Prime", "Minister",
     "Foreign", "Secretary", "Chancellor", "Senator", "Governor", "Mayor", "King", "Queen", "Prince", "Princess",
-    "Pope", "Judge", "Coach", "Chief",
+    "Pope", "Judge", "Coach", "Chief", "Special", "Envoy", "Deputy", "Vice", "Director", "Executive", "Ambassador",
+    "Spokesman", "Spokeswoman", "Commissioner", "Sgt", "Sergeant", "Writer",
 ];
 
 /// Words that make capitalised words a place, an organisation or an event
 /// rather than a person.
-const NOT_A_PERSON: [&str; 76] = [
+const NOT_A_PERSON: &[&str] = &[
     "United", "Arab", "Emirates", "States", "Kingdom", "Nations", "Union", "Association", "League", "Party",
     "Council", "Ministry", "Department", "Office", "Bank", "University", "Street", "Road", "Avenue", "House", "Club",
     "City", "County", "Airport", "Museum", "Hospital", "Company", "Corporation", "Group", "Trust", "Fund", "Agency",
@@ -89,7 +90,9 @@ const NOT_A_PERSON: [&str; 76] = [
     "Network", "News", "Times", "Post", "Premier", "Cup", "Championship", "Island", "Islands", "Sea", "Ocean",
     "River", "Lake", "Valley", "North", "South", "East", "West", "New", "Royal", "National", "International",
     "Federal", "Republic", "Stadium", "Park", "Centre", "Center", "Institute", "Town", "Place", "Affairs",
-    "Operation", "St", "Saint",
+    "Operation", "St", "Saint", "Mountain", "Mountains", "Basin", "Heath", "Abbey", "Bay", "Beach", "Square",
+    "Castle", "Cathedral", "Palace", "Harbour", "Harbor", "Coast", "Forest", "Desert", "Gulf", "Strait",
+    "Peninsula", "Province", "Region", "District",
 ];
 
 /// `rendering` (Chinese) with the first mention of each transliterated name
@@ -101,7 +104,11 @@ pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str, known: &[N
     let mut chinese: Vec<(usize, usize)> = Vec::new();
     for m in CHINESE_NAME.find_iter(rendering) {
         let end = name_end(rendering, m.start(), m.end());
-        if !chinese.iter().any(|&(s, e)| rendering[s..e] == rendering[m.start()..end]) {
+        // A name the model gave its original itself is paired with nothing,
+        // as an English name that the rendering writes in Latin letters is
+        // not (`person`).
+        let bracketed = rendering[end..].trim_start().starts_with(['(', '（']);
+        if !bracketed && !chinese.iter().any(|&(s, e)| rendering[s..e] == rendering[m.start()..end]) {
             chinese.push((m.start(), end));
         }
     }
@@ -279,6 +286,22 @@ mod tests {
         assert_eq!(
             bracketed("伊朗第一副总统穆罕默德·莫赫贝尔周三表示。", "Iran's First Vice President Mohammad Mokhber said on Wednesday."),
             "伊朗第一副总统穆罕默德·莫赫贝尔 (Mohammad Mokhber)周三表示。"
+        );
+    }
+
+    #[test]
+    fn titles_places_and_the_models_own_brackets_do_not_count() {
+        assert_eq!(
+            bracketed("美国伊朗问题特使罗伯特·马利返回维也纳。", "U.S. Special Envoy for Iran Robert Malley was heading back to Vienna."),
+            "美国伊朗问题特使罗伯特·马利 (Robert Malley)返回维也纳。"
+        );
+        assert_eq!(
+            bracketed("雪崩发生在水晶山，警长达伦·莫斯说。", "The avalanche was in Crystal Mountain, said Sgt. Darren Moss."),
+            "雪崩发生在水晶山，警长达伦·莫斯 (Darren Moss)说。"
+        );
+        assert_eq!(
+            bracketed("西里尔·拉马福萨为德·克勒克（De Klerk）致悼词。", "Cyril Ramaphosa delivered a eulogy for De Klerk."),
+            "西里尔·拉马福萨 (Cyril Ramaphosa)为德·克勒克（De Klerk）致悼词。"
         );
     }
 
