@@ -247,6 +247,30 @@ pub fn repair_amounts(text: &str, source: &str) -> (String, Vec<String>) {
     (out, notes)
 }
 
+/// `text`, a Chinese rendering, with numbers under ten thousand written
+/// without the English thousands separator ("2,000英尺" as 2000英尺), as
+/// all four Chinese references of the shared WMT sets mostly write them.
+/// Larger numbers keep their groups: the references write them grouped,
+/// plain or in 万, with no clear habit (README, "Quality").
+pub fn chinese_digit_groups(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for a in amounts(text, "zh") {
+        let written = &text[a.span.clone()];
+        // One group of three after the first: "2,000", not "1,5" or "2,000,000".
+        let grouped = matches!(written.split_once(','), Some((head, tail))
+            if (1..=3).contains(&head.len()) && tail.len() == 3 && tail.bytes().all(|b| b.is_ascii_digit()));
+        if a.scaled || !grouped || a.base >= 1e4 {
+            continue;
+        }
+        out.push_str(&text[at..a.span.start]);
+        out.push_str(&written.replace(',', ""));
+        at = a.span.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// `text`, a rendering in language `code`, with the currency sign before
 /// each amount ("$300 миллионов") replaced by the currency's name after it
 /// ("300 миллионов долларов"), as Russian news writes amounts; the model
@@ -632,6 +656,14 @@ mod tests {
             let (text, notes) = repair_amounts(zh, en);
             assert!(text == zh && notes.is_empty(), "{zh} -> {text}");
         }
+    }
+
+    #[test]
+    fn chinese_numbers_under_ten_thousand_lose_their_separator() {
+        assert_eq!(
+            chinese_digit_groups("在2,000英尺以上，约17,500名士兵，共109,990,742剂，2,000万美元，1,5。"),
+            "在2000英尺以上，约17,500名士兵，共109,990,742剂，2,000万美元，1,5。"
+        );
     }
 
     #[test]

@@ -696,6 +696,7 @@ impl Task<'_> {
         let mut repaired = Vec::new();
         if let Some((_, "zh", source)) = translation {
             (text, repaired) = checks::repair_amounts(&text, source);
+            text = checks::chinese_digit_groups(&text);
         }
         let mut cut = None;
         if let Task::Summary { .. } = self {
