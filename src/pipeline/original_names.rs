@@ -22,8 +22,8 @@
 //! A name of the glossary needs no pairing: its Chinese form is known, and
 //! that form is often the surname alone (普京 for Vladimir Putin). It is
 //! bracketed when the English gives the person's name in full, as one of
-//! the glossary's forms, and the glossary's Chinese is a transliteration (not 习近平 for Xi Jinping: a
-//! Chinese name in Chinese needs no original).
+//! the glossary's forms, and the glossary's Chinese is a transliteration
+//! (not 习近平 for Xi Jinping: a Chinese name in Chinese needs no original).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
