@@ -103,6 +103,17 @@ fn check_batch(llm: &mut Llm, id: &str) {
         let single = llm.generate_beams(std::slice::from_ref(c), &options, 3).unwrap().remove(0);
         assert_eq!(wide[i].text, single.text, "{id}: conversation {i}: beam search changed in a batch");
     }
+    // Each with a width of its own, as a brief's Chinese and Russian
+    // renderings are decoded: together as alone, and a width of 3 given
+    // per conversation is the beam of 3 above.
+    let own: Vec<Conversation> =
+        batch.iter().zip([2, 5, 3]).map(|(c, w)| Conversation { beams: Some(w), ..c.clone() }).collect();
+    let mixed = llm.generate_beams(&own, &options, 1).unwrap();
+    for (i, c) in own.iter().enumerate() {
+        let single = llm.generate_beams(std::slice::from_ref(c), &options, 1).unwrap().remove(0);
+        assert_eq!(mixed[i].text, single.text, "{id}: conversation {i}: its own beam width changed in a batch");
+    }
+    assert_eq!(mixed[2].text, wide[2].text, "{id}: a conversation's own width of 3 is not a beam of 3");
     // The summary copies phrases of its article: some of it was drafted.
     assert!(alone[0].drafted_tokens > 0, "{id}: no drafted token kept in the summary");
     let lengths: std::collections::BTreeSet<usize> = alone.iter().map(|g| g.generated_tokens).collect();

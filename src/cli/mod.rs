@@ -164,7 +164,8 @@ struct GenerationArgs {
           value_parser = clap::value_parser!(u64).range(0..=16))]
     draft_tokens: u64,
     /// Beam search with N hypotheses for summaries and renderings (1:
-    /// greedy decoding). Default: 3 for renderings, 1 for summaries.
+    /// greedy decoding). Default: 1 for summaries; for renderings, 5 for
+    /// Chinese and 3 for Russian (`beams` in prompts/translate.toml).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=8),
           conflicts_with = "temperature")]
     beams: Option<u64>,
@@ -178,7 +179,7 @@ impl GenerationArgs {
             summary_window_words: self.summary_window,
             batch_size: self.batch as usize,
             summary_beams: self.beams.map_or(defaults.summary_beams, |n| n as usize),
-            translation_beams: self.beams.map_or(defaults.translation_beams, |n| n as usize),
+            translation_beams: self.beams.map(|n| n as usize).or(defaults.translation_beams),
             generation: GenerationOptions {
                 temperature: self.temperature,
                 top_p: self.top_p,

@@ -26,6 +26,8 @@ struct Hypothesis {
 /// The beam of one conversation.
 struct Search<'c> {
     constraint: Option<&'c dyn TokenConstraint>,
+    /// How many hypotheses it keeps.
+    width: usize,
     prompt_tokens: usize,
     /// Unfinished hypotheses, each with the log-probabilities of its next token.
     alive: Vec<(Hypothesis, Vec<f32>)>,
@@ -37,15 +39,15 @@ struct Search<'c> {
 
 impl Llm {
     /// The replies to several conversations by beam search of `width`
-    /// hypotheses each (see the module docs); `options.max_new_tokens`
-    /// bounds each reply, its temperature and drafts are not used.
+    /// hypotheses each, or of a conversation's own `beams` (see the module
+    /// docs); `options.max_new_tokens` bounds each reply, its temperature
+    /// and drafts are not used.
     pub fn generate_beams(
         &mut self,
         conversations: &[Conversation],
         options: &GenerationOptions,
         width: usize,
     ) -> anyhow::Result<Vec<Generation>> {
-        let width = width.max(1);
         let mut searches = Vec::with_capacity(conversations.len());
         for conversation in conversations {
             let (prompt, system_turn) = self.encode_prompt(conversation, options)?;
@@ -56,6 +58,7 @@ impl Llm {
             let first = Hypothesis { reply: Vec::new(), logprob: 0.0, cache };
             searches.push(Search {
                 constraint: conversation.constraint.as_deref(),
+                width: conversation.beams.unwrap_or(width).max(1),
                 prompt_tokens: prompt.len(),
                 alive: vec![(first, log_softmax(&logits.to_vec1::<f32>()?))],
                 finished: Vec::new(),
@@ -69,7 +72,7 @@ impl Llm {
         let mut spare: Vec<KvCache> = Vec::new();
         loop {
             for search in searches.iter_mut().filter(|s| !s.alive.is_empty()) {
-                search.expand(width, &self.end_tokens, options.max_new_tokens, &mut spare, || {
+                search.expand(&self.end_tokens, options.max_new_tokens, &mut spare, || {
                     self.model.new_cache()
                 })?;
                 if search.alive.is_empty() {
@@ -127,12 +130,12 @@ impl Search<'_> {
     /// is over (`alive` empty) once it has `width` finished replies.
     fn expand(
         &mut self,
-        width: usize,
         end_tokens: &[u32],
         max_new_tokens: usize,
         spare: &mut Vec<KvCache>,
         new_cache: impl Fn() -> KvCache,
     ) -> anyhow::Result<()> {
+        let width = self.width;
         let mut candidates: Vec<(usize, u32, f64)> = Vec::new();
         for (i, (h, next)) in self.alive.iter_mut().enumerate() {
             let repeats = repeated_ngram_ends(&h.reply, NO_REPEAT_NGRAM);

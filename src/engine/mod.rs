@@ -81,11 +81,15 @@ impl GenerationOptions {
 pub struct Conversation {
     pub messages: Vec<Message>,
     pub constraint: Option<Arc<dyn TokenConstraint>>,
+    /// This conversation's beam width instead of `GenerationOptions::beams`:
+    /// a brief's Chinese and Russian renderings are decoded together, each
+    /// with its language's width.
+    pub beams: Option<usize>,
 }
 
 impl From<Vec<Message>> for Conversation {
     fn from(messages: Vec<Message>) -> Self {
-        Conversation { messages, constraint: None }
+        Conversation { messages, constraint: None, beams: None }
     }
 }
 
@@ -246,7 +250,8 @@ impl Llm {
         conversations: &[Conversation],
         options: &GenerationOptions,
     ) -> anyhow::Result<Vec<Generation>> {
-        if options.beams > 1 && options.temperature.is_none() {
+        let widest = conversations.iter().map(|c| c.beams.unwrap_or(options.beams)).max().unwrap_or(1);
+        if widest > 1 && options.temperature.is_none() {
             return self.generate_beams(conversations, options, options.beams);
         }
         let mut runs = Vec::with_capacity(conversations.len());

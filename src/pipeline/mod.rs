@@ -53,9 +53,11 @@ pub struct BriefOptions {
     /// At most this many model calls are decoded together.
     pub batch_size: usize,
     /// Hypotheses of the beam search that writes summaries and renderings
-    /// (1: greedy decoding); unused when sampling.
+    /// (1: greedy decoding); unused when sampling. Renderings: `None` for
+    /// each language's own width (`beams` in `prompts/translate.toml`, else
+    /// `TRANSLATION_BEAMS`).
     pub summary_beams: usize,
-    pub translation_beams: usize,
+    pub translation_beams: Option<usize>,
     pub generation: GenerationOptions,
 }
 
@@ -85,7 +87,7 @@ impl Default for BriefOptions {
             summary_window_words: SUMMARY_WINDOW_WORDS,
             batch_size: 4,
             summary_beams: SUMMARY_BEAMS,
-            translation_beams: TRANSLATION_BEAMS,
+            translation_beams: None,
             generation: GenerationOptions::default(),
         }
     }
@@ -510,15 +512,15 @@ impl BriefPipeline {
 
     fn run_checked(&mut self, tasks: &[Task]) -> anyhow::Result<Vec<Step>> {
         let prompts = Arc::clone(&self.prompts);
-        // A batch holds one kind of task, so one token limit and one beam
-        // width serve.
+        // A batch holds one kind of task, so one token limit serves; each
+        // has its beam width (a brief's Chinese and Russian may differ).
         let max_new_tokens = tasks.iter().map(|t| t.max_tokens(&self.options)).max().unwrap_or(0);
-        let beams = tasks.iter().map(|t| t.beams(&self.options)).max().unwrap_or(1);
-        let options = GenerationOptions { max_new_tokens, beams, ..self.options.generation.clone() };
+        let options = GenerationOptions { max_new_tokens, ..self.options.generation.clone() };
         let mut conversations = Vec::with_capacity(tasks.len());
         for task in tasks {
             let constraint = self.constraint(task, &prompts)?;
-            conversations.push(Conversation { messages: task.messages(&prompts, None)?, constraint });
+            let beams = Some(task.beams(&self.options, &prompts));
+            conversations.push(Conversation { messages: task.messages(&prompts, None)?, constraint, beams });
         }
         let first = self.llm()?.generate_batch(&conversations, &options)?;
         let mut steps: Vec<Step> =
@@ -539,7 +541,11 @@ impl BriefPipeline {
                 }
                 if let Some(messages) = task.retry_messages(&prompts, &steps[i], attempt)? {
                     todo.push(i);
-                    retries.push(Conversation { messages, constraint: conversations[i].constraint.clone() });
+                    retries.push(Conversation {
+                        messages,
+                        constraint: conversations[i].constraint.clone(),
+                        beams: conversations[i].beams,
+                    });
                 }
             }
             if todo.is_empty() {
@@ -645,10 +651,12 @@ impl Task<'_> {
         }
     }
 
-    fn beams(&self, options: &BriefOptions) -> usize {
+    fn beams(&self, options: &BriefOptions, prompts: &Prompts) -> usize {
         match self {
             Task::Summary { .. } => options.summary_beams,
-            Task::Translation { .. } => options.translation_beams,
+            Task::Translation { lang, .. } => options.translation_beams.unwrap_or_else(|| {
+                prompts.language(lang).ok().and_then(|target| target.beams).unwrap_or(TRANSLATION_BEAMS)
+            }),
         }
     }
 
@@ -880,7 +888,7 @@ fn task_manifest<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{clean_answer, Prompts, Step, StopReason, Task};
+    use super::{clean_answer, BriefOptions, Prompts, Step, StopReason, Task, TRANSLATION_BEAMS};
 
     /// A model answer `text` that ended its turn, at no cost.
     fn finished_answer(text: &str) -> crate::engine::Generation {
@@ -951,6 +959,17 @@ mod tests {
         assert_eq!(step.text, "其价值跌至 3亿美元。");
         let kept = step.checks.iter().find(|c| c.name == "numbers_kept").unwrap();
         assert!(kept.passed && kept.detail.as_deref() == Some("amounts put right: 300 亿 -> 3亿"), "{kept:?}");
+    }
+
+    #[test]
+    fn each_language_has_its_beam_width_unless_one_is_given() {
+        let prompts = Prompts::load(None, None).unwrap();
+        let width = |lang, options: &BriefOptions| Task::Translation { text: "Hello.", lang }.beams(options, &prompts);
+        let defaults = BriefOptions::default();
+        assert_eq!(width("zh", &defaults), prompts.language("zh").unwrap().beams.unwrap());
+        assert_eq!(width("ru", &defaults), TRANSLATION_BEAMS);
+        let given = BriefOptions { translation_beams: Some(2), ..BriefOptions::default() };
+        assert_eq!((width("zh", &given), width("ru", &given)), (2, 2));
     }
 
     #[test]

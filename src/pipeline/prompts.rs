@@ -86,6 +86,11 @@ pub struct TargetLanguage {
     /// `checks::name_currencies`).
     #[serde(default)]
     pub currencies: std::collections::BTreeMap<String, [String; 3]>,
+    /// Hypotheses of the beam search for this language's renderings,
+    /// instead of the default (`pipeline::TRANSLATION_BEAMS`); `--beams`
+    /// sets every width.
+    #[serde(default)]
+    pub beams: Option<usize>,
 }
 
 impl TargetLanguage {
