@@ -65,7 +65,8 @@ pub struct BriefOptions {
 /// raised the renderings' chrF on two development slices of WMT22 news
 /// (zh +1.1 and +1.2, ru +0.5 and +0.9; a beam of 2 lost to greedy) for
 /// about twice their decoding time; for summaries it traded ROUGE-1 for
-/// ROUGE-2 (-0.3, +0.6), which was not worth its time.
+/// ROUGE-2 (-0.3, +0.6), which was not worth its time. A language may set
+/// its own width (`beams` in `prompts/translate.toml`: 5 for Chinese).
 pub const SUMMARY_BEAMS: usize = 1;
 pub const TRANSLATION_BEAMS: usize = 3;
 
