@@ -22,7 +22,7 @@ use serde_json::Value;
 // first, amounts put right (tenth session): zh chrF 31.09. People's names
 // in brackets after their Chinese transliteration (eleventh session): zh
 // chrF 36.12; these 40 sentences (Libya, Guterres, De Klerk) name many
-// people.
+// people. Chinese by a beam of 5 (twelfth session): zh chrF 36.84.
 const MIN_ROUGE1: f64 = 35.5;
 const MIN_ROUGE2: f64 = 11.0;
 const MIN_ROUGEL: f64 = 23.5;
