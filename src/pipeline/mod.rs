@@ -731,7 +731,7 @@ impl Task<'_> {
         checks.push(checks::complete_check(self.output(), generation.stop == StopReason::MaxTokens));
         // After the checks: they judge the model's own rendering.
         if let Some((target, lang, source)) = translation {
-            text = target.with_original_names(&text, source, &prompts.glossary.names_in(source, lang)).into_owned();
+            text = target.with_original_names(&text, source, lang, &prompts.glossary).into_owned();
         }
         Step {
             text,

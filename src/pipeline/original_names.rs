@@ -107,7 +107,7 @@ pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str, known: &[N
         // A name the model gave its original itself is paired with nothing,
         // as an English name that the rendering writes in Latin letters is
         // not (`person`).
-        let bracketed = rendering[end..].trim_start().starts_with(['(', '（']);
+        let bracketed = bracket_follows(rendering, end);
         if !bracketed && !chinese.iter().any(|&(s, e)| rendering[s..e] == rendering[m.start()..end]) {
             chinese.push((m.start(), end));
         }
@@ -133,7 +133,7 @@ pub fn bracketed_original_names<'t>(rendering: &'t str, source: &str, known: &[N
         }
     }
     originals.sort_by_key(|(end, _)| *end);
-    originals.retain(|(end, _)| !rendering[*end..].trim_start().starts_with(['(', '（']));
+    originals.retain(|(end, _)| !bracket_follows(rendering, *end));
     if originals.is_empty() {
         return Cow::Borrowed(rendering);
     }
@@ -164,6 +164,12 @@ fn known_in_rendering(parts: &[String], rendering: &str, known: &[NameRendering]
         }
         rendering.find(&name.target).map(|at| (at, at + name.target.len(), words))
     })
+}
+
+/// Whether a bracket follows position `at` of `rendering`: the name there
+/// has its original already.
+fn bracket_follows(rendering: &str, at: usize) -> bool {
+    rendering[at..].trim_start().starts_with(['(', '（'])
 }
 
 /// Where the name matched at `start..end` of `rendering` ends: before a

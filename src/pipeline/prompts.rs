@@ -113,17 +113,18 @@ impl TargetLanguage {
         super::checks::name_currencies(&quoted, code, &self.currencies)
     }
 
-    /// A finished rendering with the original spelling of its people's names
-    /// after them, if this language asks for it (see `original_names`).
-    /// `known`: the glossary's names in `source`.
+    /// A finished rendering in this language (`code`) of `source` with the
+    /// original spelling of its people's names after them, if this language
+    /// asks for it (see `original_names`); `glossary` gives known names.
     pub fn with_original_names<'t>(
         &self,
         rendering: &'t str,
         source: &str,
-        known: &[super::glossary::NameRendering],
+        code: &str,
+        glossary: &Glossary,
     ) -> std::borrow::Cow<'t, str> {
         if self.original_names {
-            super::original_names::bracketed_original_names(rendering, source, known)
+            super::original_names::bracketed_original_names(rendering, source, &glossary.names_in(source, code))
         } else {
             std::borrow::Cow::Borrowed(rendering)
         }
