@@ -271,6 +271,33 @@ pub fn chinese_digit_groups(text: &str) -> String {
     out
 }
 
+/// `text`, a Russian rendering of `source`, with the numbers it copied from
+/// the English in thousands groups ("4,000", "6,152,524") written as
+/// Russian writes them, in groups parted by spaces ("4 000"), as the WMT22
+/// Russian reference always does. Only a number written exactly so in the
+/// English is changed: in Russian "1,686" may also be a decimal.
+pub fn russian_digit_groups(text: &str, source: &str) -> String {
+    let english: Vec<&str> = numbers(source).map(|r| &source[r]).collect();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for span in numbers(text) {
+        let written = &text[span.clone()];
+        let mut groups = written.split(',');
+        let head = groups.next().unwrap_or_default();
+        let grouped = written.contains(',')
+            && (1..=3).contains(&head.len())
+            && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
+        if !grouped || !english.contains(&written) {
+            continue;
+        }
+        out.push_str(&text[at..span.start]);
+        out.push_str(&written.replace(',', " "));
+        at = span.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// `text`, a rendering in language `code`, with the currency sign before
 /// each amount ("$300 миллионов") replaced by the currency's name after it
 /// ("300 миллионов долларов"), as Russian news writes amounts; the model
@@ -663,6 +690,15 @@ mod tests {
         assert_eq!(
             chinese_digit_groups("在2,000英尺以上，约17,500名士兵，共109,990,742剂，2,000万美元，1,5。"),
             "在2000英尺以上，约17,500名士兵，共109,990,742剂，2,000万美元，1,5。"
+        );
+    }
+
+    #[test]
+    fn russian_numbers_copied_with_english_groups_get_spaced_groups() {
+        let en = "Nearly 4,000 firms, 6,152,524 cases, a 1.5% rise and 1,5 as a code.";
+        assert_eq!(
+            russian_digit_groups("Почти 4,000 фирм, 6,152,524 случаев, рост на 1,5% и код 1,5; 2,500 лет.", en),
+            "Почти 4 000 фирм, 6 152 524 случаев, рост на 1,5% и код 1,5; 2,500 лет."
         );
     }
 

@@ -699,13 +699,9 @@ impl Task<'_> {
             Task::Summary { .. } => None,
         };
         let target = translation.map(|(target, ..)| target);
-        if let Some((target, lang, _)) = translation {
-            text = target.typeset(&text, lang);
-        }
         let mut repaired = Vec::new();
-        if let Some((_, "zh", source)) = translation {
-            (text, repaired) = checks::repair_amounts(&text, source);
-            text = checks::chinese_digit_groups(&text);
+        if let Some((target, lang, source)) = translation {
+            (text, repaired) = target.typeset(&text, lang, source);
         }
         let mut cut = None;
         if let Task::Summary { .. } = self {

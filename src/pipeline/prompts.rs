@@ -86,6 +86,10 @@ pub struct TargetLanguage {
     /// `checks::name_currencies`).
     #[serde(default)]
     pub currencies: std::collections::BTreeMap<String, [String; 3]>,
+    /// How this language writes what the model writes the English way:
+    /// amounts and punctuation (see `Typography`).
+    #[serde(default)]
+    pub typography: Option<Typography>,
     /// Hypotheses of the beam search for this language's renderings,
     /// instead of the default (`pipeline::TRANSLATION_BEAMS`); `--beams`
     /// sets every width.
@@ -103,14 +107,26 @@ impl TargetLanguage {
         }
     }
 
-    /// A rendering `text` in this language (`code`) typeset as the language
-    /// writes it: its quotation marks, and currencies named after amounts.
-    pub fn typeset(&self, text: &str, code: &str) -> String {
-        let quoted = self.typeset_quotes(text);
-        if self.currencies.is_empty() {
-            return quoted;
+    /// A rendering `text` in this language (`code`) of `source`, typeset as
+    /// the language writes it: its quotation marks, currencies named after
+    /// amounts and its `typography`; with the amounts that were put right
+    /// ("300 亿 -> 3亿"), for the `numbers_kept` check to report.
+    pub fn typeset(&self, text: &str, code: &str, source: &str) -> (String, Vec<String>) {
+        let mut text = self.typeset_quotes(text);
+        if !self.currencies.is_empty() {
+            text = super::checks::name_currencies(&text, code, &self.currencies);
         }
-        super::checks::name_currencies(&quoted, code, &self.currencies)
+        match self.typography {
+            None => (text, Vec::new()),
+            Some(Typography::Chinese) => {
+                let (text, repaired) = super::checks::repair_amounts(&text, source);
+                (super::checks::chinese_digit_groups(&text), repaired)
+            }
+            Some(Typography::Russian) => {
+                let text = russian_punctuation(&text);
+                (super::checks::russian_digit_groups(&text, source), Vec::new())
+            }
+        }
     }
 
     /// A finished rendering in this language (`code`) of `source` with the
@@ -148,6 +164,46 @@ impl TargetLanguage {
         }
         out
     }
+}
+
+/// The rules of a language's writing that a rendering is set by, for what
+/// the model writes the English way (README, "Quality").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Typography {
+    /// Amounts the model wrote at the wrong scale put right against the
+    /// English ("300 million" as 300亿 -> 3亿; `checks::repair_amounts`),
+    /// numbers under ten thousand without a separator (2000英尺).
+    Chinese,
+    /// Commas and full stops after a closing quotation mark, a spaced hyphen
+    /// as a dash (`russian_punctuation`), numbers copied from the English in
+    /// spaced digit groups (4 000; `checks::russian_digit_groups`).
+    Russian,
+}
+
+/// `text`, a Russian rendering, punctuated as Russian writes quotations and
+/// dashes where the model followed the English: «Мы уйдём,» — сказал он as
+/// «Мы уйдём», — сказал он; «Конец.» as «Конец».; a spaced hyphen between
+/// words as a dash. An ellipsis, a question or an exclamation mark stays
+/// inside the quotation, and nothing is added after a bare closing mark
+/// («Газпром» — компания is no quotation with its speaker).
+fn russian_punctuation(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut at = 0;
+    for (i, mark) in text.match_indices([',', '.']) {
+        let Some(rest) = text[i + 1..].strip_prefix('»') else { continue };
+        if text[..i].ends_with('.') {
+            continue;
+        }
+        out.push_str(&text[at..i]);
+        out.push('»');
+        // A dash after the quotation: its speaker follows, after a comma.
+        let speaker = rest.starts_with(" —") || rest.starts_with(" - ");
+        out.push_str(if speaker { "," } else { mark });
+        at = i + 1 + '»'.len_utf8();
+    }
+    out.push_str(&text[at..]);
+    out.replace(" - ", " — ")
 }
 
 /// Which words a rendering may write in Latin letters.
@@ -313,6 +369,27 @@ mod tests {
         // An odd count: which quote opens is unknown, nothing changes.
         assert_eq!(ru.typeset_quotes(r#"Всё," сказал он."#), r#"Всё," сказал он."#);
         assert_eq!(p.language("zh").unwrap().typeset_quotes(r#"他说"是""#), r#"他说"是""#);
+    }
+
+    #[test]
+    fn russian_quotations_and_dashes_are_punctuated_as_russian_writes_them() {
+        let p = Prompts::load(None, None).unwrap();
+        let ru = p.language("ru").unwrap();
+        let en = "\"We will go,\" he said. \"It is over.\" Nearly 4,000 firms.";
+        let typeset = |text: &str| ru.typeset(text, "ru", en).0;
+        assert_eq!(
+            typeset(r#""Мы пойдём," - сказал он. "Всё кончено." Почти 4,000 фирм."#),
+            "«Мы пойдём», — сказал он. «Всё кончено». Почти 4 000 фирм."
+        );
+        assert_eq!(typeset("«Всё кончено.» — сказал он, «и точка.»"), "«Всё кончено», — сказал он, «и точка».");
+        // Left alone: an ellipsis, a question, a closing mark with nothing
+        // before it, a hyphen inside a word or a range.
+        for text in ["«Голоса...» — сказал он.", "«Кто?» — спросил он.", "«Газпром» — компания, 12-15 см, северо-запад."] {
+            assert_eq!(typeset(text), text);
+        }
+        // Chinese has its own: no spaced groups, no separator under ten thousand.
+        let zh = p.language("zh").unwrap();
+        assert_eq!(zh.typeset("近2,000家公司，4,000家。", "zh", en).0, "近2000家公司，4000家。");
     }
 
     #[test]
