@@ -257,10 +257,7 @@ pub fn chinese_digit_groups(text: &str) -> String {
     let mut at = 0;
     for a in amounts(text, "zh") {
         let written = &text[a.span.clone()];
-        // One group of three after the first: "2,000", not "1,5" or "2,000,000".
-        let grouped = matches!(written.split_once(','), Some((head, tail))
-            if (1..=3).contains(&head.len()) && tail.len() == 3 && tail.bytes().all(|b| b.is_ascii_digit()));
-        if a.scaled || !grouped || a.base >= 1e4 {
+        if a.scaled || !thousands_groups(written) || a.base >= 1e4 {
             continue;
         }
         out.push_str(&text[at..a.span.start]);
@@ -282,12 +279,7 @@ pub fn russian_digit_groups(text: &str, source: &str) -> String {
     let mut at = 0;
     for span in numbers(text) {
         let written = &text[span.clone()];
-        let mut groups = written.split(',');
-        let head = groups.next().unwrap_or_default();
-        let grouped = written.contains(',')
-            && (1..=3).contains(&head.len())
-            && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()));
-        if !grouped || !english.contains(&written) {
+        if !thousands_groups(written) || !english.contains(&written) {
             continue;
         }
         out.push_str(&text[at..span.start]);
@@ -319,8 +311,14 @@ pub fn name_currencies(text: &str, code: &str, names: &std::collections::BTreeMa
         if sign_at < at || glued || grouped {
             continue;
         }
-        let whole = a.base.fract() == 0.0 && a.base < 1e15;
-        let form = match (a.scaled, whole, a.base as u64 % 10, a.base as u64 % 100) {
+        // "$4,000" copied from the English is four thousand (долларов), not
+        // 4 with a Russian decimal comma (доллара).
+        let base = match (a.scaled, thousands_groups(&text[a.span.clone()])) {
+            (false, true) => a.values.last().copied().unwrap_or(a.base),
+            _ => a.base,
+        };
+        let whole = base.fract() == 0.0 && base < 1e15;
+        let form = match (a.scaled, whole, base as u64 % 10, base as u64 % 100) {
             (true, ..) | (false, true, _, 11..=14) => &forms[2],
             (false, false, ..) | (false, true, 2..=4, _) => &forms[1],
             (false, true, 1, _) => &forms[0],
@@ -334,6 +332,15 @@ pub fn name_currencies(text: &str, code: &str, names: &std::collections::BTreeMa
     }
     out.push_str(&text[at..]);
     out
+}
+
+/// Whether `written` is a number in English thousands groups: "2,000",
+/// "6,152,524"; not "1,5" (a Russian decimal) nor "2000".
+fn thousands_groups(written: &str) -> bool {
+    let mut parts = written.split(',');
+    let head = parts.next().unwrap_or_default();
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    written.contains(',') && (1..=3).contains(&head.len()) && digits(head) && parts.all(|g| g.len() == 3 && digits(g))
 }
 
 fn same_value(a: f64, b: f64) -> bool {
@@ -649,6 +656,7 @@ mod tests {
         assert_eq!(named("упал ниже $300 миллионов в цене"), "упал ниже 300 миллионов долларов в цене");
         assert_eq!(named("за $6,9 млрд и £75 млн."), "за 6,9 млрд долларов и 75 млн фунтов стерлингов.");
         assert_eq!(named("за £25 ($33) и $ 21, $1, $2,5, $12"), "за 25 фунтов стерлингов (33 доллара) и 21 доллар, 1 доллар, 2,5 доллара, 12 долларов");
+        assert_eq!(named("$4,000 и $1,001"), "4,000 долларов и 1,001 доллар");
         // Left alone: no sign, a sign glued to letters, spaced digit groups.
         for text in ["выросли на 300 долларов", "US$5 млн", "$1 200 в месяц", "€5"] {
             assert_eq!(named(text), text);

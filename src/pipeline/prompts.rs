@@ -382,6 +382,8 @@ mod tests {
             "«Мы пойдём», — сказал он. «Всё кончено». Почти 4 000 фирм."
         );
         assert_eq!(typeset("«Всё кончено.» — сказал он, «и точка.»"), "«Всё кончено», — сказал он, «и точка».");
+        // A currency sign before English groups: named for four thousand.
+        assert_eq!(ru.typeset("За $4,000.", "ru", "For $4,000.").0, "За 4 000 долларов.");
         // Left alone: an ellipsis, a question, a closing mark with nothing
         // before it, a hyphen inside a word or a range.
         for text in ["«Голоса...» — сказал он.", "«Кто?» — спросил он.", "«Газпром» — компания, 12-15 см, северо-запад."] {
