@@ -184,7 +184,7 @@ pub enum Typography {
 /// `text`, a Russian rendering, punctuated as Russian writes quotations and
 /// dashes where the model followed the English: «Мы уйдём,» — сказал он as
 /// «Мы уйдём», — сказал он; «Конец.» as «Конец».; a spaced hyphen between
-/// words as a dash. An ellipsis, a question or an exclamation mark stays
+/// words as a dash (not between numbers: "2 - 1"). An ellipsis, a question or an exclamation mark stays
 /// inside the quotation, and nothing is added after a bare closing mark
 /// («Газпром» — компания is no quotation with its speaker).
 fn russian_punctuation(text: &str) -> String {
@@ -203,7 +203,22 @@ fn russian_punctuation(text: &str) -> String {
         at = i + 1 + '»'.len_utf8();
     }
     out.push_str(&text[at..]);
-    out.replace(" - ", " — ")
+    // A spaced hyphen between words is a dash; between numbers ("2 - 1")
+    // it is left alone.
+    let mut dashed = String::with_capacity(out.len() + 8);
+    let mut at = 0;
+    for (i, _) in out.match_indices(" - ") {
+        let digit_before = out[..i].ends_with(|c: char| c.is_ascii_digit());
+        let digit_after = out[i + 3..].starts_with(|c: char| c.is_ascii_digit());
+        if digit_before && digit_after {
+            continue;
+        }
+        dashed.push_str(&out[at..i]);
+        dashed.push_str(" — ");
+        at = i + 3;
+    }
+    dashed.push_str(&out[at..]);
+    dashed
 }
 
 /// Which words a rendering may write in Latin letters.
@@ -386,7 +401,7 @@ mod tests {
         assert_eq!(ru.typeset("За $4,000.", "ru", "For $4,000.").0, "За 4 000 долларов.");
         // Left alone: an ellipsis, a question, a closing mark with nothing
         // before it, a hyphen inside a word or a range.
-        for text in ["«Голоса...» — сказал он.", "«Кто?» — спросил он.", "«Газпром» — компания, 12-15 см, северо-запад."] {
+        for text in ["«Голоса...» — сказал он.", "«Кто?» — спросил он.", "«Газпром» — компания, 12-15 см, северо-запад, 2 - 1."] {
             assert_eq!(typeset(text), text);
         }
         // Chinese has its own: no spaced groups, no separator under ten thousand.
