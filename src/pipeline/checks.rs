@@ -168,6 +168,19 @@ pub fn may_stay_latin(word: &str, glossary: &Glossary) -> bool {
     !((lower && word.chars().count() >= 2) || glossary.knows(word))
 }
 
+/// Whether `word` is spelt as brands are, with a capital after a lower-case
+/// letter inside it ("EverGrow", "FedEx", "YouTube", "iPhone"): Russian news
+/// keeps such names in Latin letters. Surnames spelt so ("McCarthy",
+/// "DeBerry", "DiCaprio") are people's names, not brands.
+pub fn brand_spelling(word: &str) -> bool {
+    const SURNAME_PREFIXES: [&str; 10] = ["Mc", "Mac", "De", "Di", "Da", "Du", "Le", "La", "Van", "Von"];
+    let surname = SURNAME_PREFIXES
+        .iter()
+        .any(|p| word.strip_prefix(p).is_some_and(|rest| rest.starts_with(|c: char| c.is_uppercase())));
+    let chars: Vec<char> = word.chars().collect();
+    !surname && chars.windows(2).any(|w| w[0].is_lowercase() && w[1].is_uppercase())
+}
+
 /// Says what is wrong if the rendering is far shorter or longer than its
 /// source: a cut or summarised translation, or one with comments added.
 /// The bounds are wide (typical news ratios are about 1.6 Han characters,
@@ -699,6 +712,16 @@ mod tests {
             chinese_digit_groups("在2,000英尺以上，约17,500名士兵，共109,990,742剂，2,000万美元，1,5。"),
             "在2000英尺以上，约17,500名士兵，共109,990,742剂，2,000万美元，1,5。"
         );
+    }
+
+    #[test]
+    fn brands_are_told_from_surnames_by_their_spelling() {
+        for brand in ["EverGrow", "FedEx", "CoinMarketCap", "YouTube", "iPhone", "dApp"] {
+            assert!(brand_spelling(brand), "{brand}");
+        }
+        for word in ["McCarthy", "MacArthur", "DeBerry", "DiCaprio", "LeBron", "Twitter", "NATO", "G20", "Dallas"] {
+            assert!(!brand_spelling(word), "{word}");
+        }
     }
 
     #[test]

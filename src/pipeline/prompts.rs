@@ -232,7 +232,8 @@ pub enum LatinWords {
     /// `checks::may_stay_latin`): decoding never picks another token with
     /// Latin letters, so no English word is left untranslated.
     Names,
-    /// Only the acronyms and codes of the English text ("NATO", "G20"):
+    /// Only the acronyms, codes and brand spellings of the English text
+    /// ("NATO", "G20", "EverGrow"; see `checks::brand_spelling`): other
     /// names too are written in the target script.
     Acronyms,
 }

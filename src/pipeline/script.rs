@@ -61,7 +61,9 @@ impl ScriptTables {
             // The rule the `untranslated` check applies.
             LatinWords::Names => checks::may_stay_latin(w, glossary),
             LatinWords::Acronyms => {
-                w.chars().any(|c| c.is_ascii_digit()) || w.chars().all(|c| !c.is_alphabetic() || c.is_uppercase())
+                w.chars().any(|c| c.is_ascii_digit())
+                    || w.chars().all(|c| !c.is_alphabetic() || c.is_uppercase())
+                    || checks::brand_spelling(w)
             }
         };
         // The model may echo the prompt's tags (cleaned off afterwards);
