@@ -1,6 +1,6 @@
 //! Output formats of briefs: plain text, Markdown, JSON, JSON Lines.
 //!
-//! JSON is the [`Brief`](crate::pipeline::Brief) as it is (documented in the
+//! JSON is the [`Brief`] as it is (documented in the
 //! README); a failed article in a batch is an [`ErrorRecord`] in its place.
 
 use serde::Serialize;

@@ -7,8 +7,8 @@
 //! finish, a clause they cannot end well). Keeping a few hypotheses lets a
 //! slightly less probable token win when what follows it is more probable.
 //! Every hypothesis of every conversation is one row of the same batched
-//! step ([`Qwen2::forward_batch`]), so the weights are still read once per
-//! step.
+//! step ([`super::qwen2::Qwen2::forward_batch`]), so the weights are still
+//! read once per step.
 
 use std::time::Instant;
 

@@ -1,6 +1,9 @@
 //! The prompt templates: `prompts/*.toml` and the glossary of names
 //! (`prompts/glossary.tsv`), built into the binary, each file replaceable by
-//! one of the same name in a user's folder (`--prompts DIR`).
+//! one of the same name in a user's folder (`--prompts DIR`). A target
+//! language's options there also say how its renderings are set
+//! ([`TargetLanguage::typeset`]: quotation marks, currency names, the
+//! language's `Typography`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
