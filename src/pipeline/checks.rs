@@ -177,8 +177,7 @@ pub fn brand_spelling(word: &str) -> bool {
     let surname = SURNAME_PREFIXES
         .iter()
         .any(|p| word.strip_prefix(p).is_some_and(|rest| rest.starts_with(|c: char| c.is_uppercase())));
-    let chars: Vec<char> = word.chars().collect();
-    !surname && chars.windows(2).any(|w| w[0].is_lowercase() && w[1].is_uppercase())
+    !surname && word.chars().zip(word.chars().skip(1)).any(|(a, b)| a.is_lowercase() && b.is_uppercase())
 }
 
 /// Says what is wrong if the rendering is far shorter or longer than its
