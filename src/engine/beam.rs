@@ -33,6 +33,10 @@ struct Search<'c> {
     alive: Vec<(Hypothesis, Vec<f32>)>,
     /// Finished replies with their log-probability and why they ended.
     finished: Vec<(Vec<u32>, f64, StopReason)>,
+    /// Caches of this search's dropped hypotheses, each with the reply it
+    /// holds after the prompt: a new hypothesis takes the one whose reply
+    /// begins most like its own, and only the positions after are copied.
+    spare: Vec<(KvCache, Vec<u32>)>,
     prefill_ms: u64,
     decode_ms: u64,
 }
@@ -62,13 +66,14 @@ impl Llm {
                 prompt_tokens: prompt.len(),
                 alive: vec![(first, log_softmax(&logits.to_vec1::<f32>()?))],
                 finished: Vec::new(),
+                spare: Vec::new(),
                 prefill_ms: start.elapsed().as_millis() as u64,
                 decode_ms: 0,
             });
         }
 
         let start = Instant::now();
-        // Caches of dropped hypotheses, reused for new ones.
+        // Caches of finished searches, reused (as memory only) by the others.
         let mut spare: Vec<KvCache> = Vec::new();
         loop {
             for search in searches.iter_mut().filter(|s| !s.alive.is_empty()) {
@@ -179,22 +184,43 @@ impl Search<'_> {
         }
         if self.finished.len() >= width {
             spare.extend(parents.into_iter().map(|h| h.cache));
+            spare.extend(self.spare.drain(..).map(|(cache, _)| cache));
             return Ok(());
         }
         // Each kept hypothesis takes its parent's cache: the parent's last
-        // child moves it, the others copy it.
-        let mut caches: Vec<Option<KvCache>> = parents.into_iter().map(|h| Some(h.cache)).collect();
-        let mut children_left = vec![0usize; caches.len()];
+        // child moves it, the others copy it into a spare cache. The caches
+        // of parents without children are spare from now on.
+        let mut children_left = vec![0usize; parents.len()];
         for (i, _, _) in &chosen {
             children_left[*i] += 1;
+        }
+        let mut caches: Vec<Option<(KvCache, Vec<u32>)>> = Vec::with_capacity(parents.len());
+        for (h, children) in parents.into_iter().zip(&children_left) {
+            if *children == 0 {
+                self.spare.push((h.cache, h.reply));
+                caches.push(None);
+            } else {
+                caches.push(Some((h.cache, h.reply)));
+            }
         }
         for (i, reply, logprob) in chosen {
             children_left[i] -= 1;
             let cache = match children_left[i] {
-                0 => caches[i].take().expect("a parent's cache is moved once, by its last child"),
+                0 => caches[i].take().expect("a parent's cache is moved once, by its last child").0,
                 _ => {
-                    let mut cache = spare.pop().unwrap_or_else(&new_cache);
-                    cache.copy_from(caches[i].as_ref().expect("kept until the last child"))?;
+                    let (parent, held) = caches[i].as_ref().expect("kept until the last child");
+                    // Every cache of this search holds the same prompt, and
+                    // the same keys and values for the same reply tokens.
+                    let closest = (0..self.spare.len()).max_by_key(|&s| common_start(&self.spare[s].1, held));
+                    let (mut cache, same_before) = match closest {
+                        Some(s) => {
+                            let (cache, spare_reply) = self.spare.swap_remove(s);
+                            let same = self.prompt_tokens + common_start(&spare_reply, held);
+                            (cache, same)
+                        }
+                        None => (spare.pop().unwrap_or_else(&new_cache), 0),
+                    };
+                    cache.copy_from(parent, same_before)?;
                     cache
                 }
             };
@@ -202,9 +228,13 @@ impl Search<'_> {
             debug_assert_eq!(cache.position() + 1, self.prompt_tokens + reply.len());
             self.alive.push((Hypothesis { reply, logprob, cache }, Vec::new()));
         }
-        spare.extend(caches.into_iter().flatten());
         Ok(())
     }
+}
+
+/// How many tokens `a` and `b` begin with alike.
+fn common_start(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// No sequence of this many tokens occurs twice in a beam's reply. Ranked

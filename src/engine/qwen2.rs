@@ -126,14 +126,19 @@ impl KvCache {
     }
 
     /// Makes this cache hold what `other` holds, in its own memory, reusing
-    /// the memory it has where that is large enough (beam search copies a
-    /// hypothesis's cache at most steps).
-    pub fn copy_from(&mut self, other: &KvCache) -> Result<()> {
+    /// the memory it has where that is large enough. The caller knows that
+    /// the positions before `same_before` already hold the same keys and
+    /// values in both (copies of one prompt's cache whose replies begin
+    /// alike, in a beam search): only the positions after are copied. A
+    /// beam copies some hypothesis's cache at most steps; copying the whole
+    /// prompt each time made a brief's peak memory 12% higher.
+    pub fn copy_from(&mut self, other: &KvCache, same_before: usize) -> Result<()> {
+        let keep = same_before.min(self.position).min(other.position);
         let copy = |to: &mut CacheBuffer, from: &CacheBuffer| -> Result<()> {
-            to.len = 0;
+            to.len = keep;
             if let Some(d) = &from.data {
-                if from.len > 0 {
-                    to.append(&d.narrow(2, 0, from.len)?)?;
+                if from.len > keep {
+                    to.append(&d.narrow(2, keep, from.len - keep)?)?;
                 }
             }
             Ok(())
@@ -628,4 +633,47 @@ fn rotary_tables(c: &Config, device: &Device) -> Result<(Tensor, Tensor)> {
         .reshape((c.context_length, 1))?;
     let angles = positions.broadcast_mul(&inv_freq.unsqueeze(0)?)?;
     Ok((angles.cos()?, angles.sin()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache of two layers holding `n` positions of 2 heads of 4 values;
+    /// a value tells its layer, head, position and place, counting from
+    /// `first`.
+    fn cache(n: usize, first: f32) -> KvCache {
+        let layer = |offset: f32| {
+            let value = |i: usize| (i / (n * 4) * 1000 + i % (n * 4)) as f32;
+            let values: Vec<f32> = (0..2 * n * 4).map(|i| first + offset + value(i)).collect();
+            Tensor::from_vec(values, (1, 2, n, 4), &Device::Cpu).unwrap()
+        };
+        KvCache::from_layers(vec![(layer(0.), layer(1e4)), (layer(2e4), layer(3e4))], n).unwrap()
+    }
+
+    fn held(c: &KvCache) -> Vec<Vec<f32>> {
+        let flat = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        c.layers().unwrap().into_iter().flat_map(|(k, v)| [flat(k), flat(v)]).collect()
+    }
+
+    #[test]
+    fn a_copy_holds_what_its_source_holds_whatever_it_held_before() {
+        let from = cache(6, 0.);
+        // Empty, shorter, longer, and told that more positions are the same
+        // than it holds: each ends up holding `from`'s six positions.
+        for (mut to, same_before) in [(KvCache { layers: vec![(CacheBuffer::new(), CacheBuffer::new()); 2], position: 0 }, 0), (cache(3, 0.), 0), (cache(9, 500.), 0), (cache(2, 0.), 5)] {
+            to.copy_from(&from, same_before).unwrap();
+            assert_eq!((to.position(), held(&to)), (6, held(&from)));
+        }
+        // Positions said to be the same are not copied again.
+        let mut to = cache(4, 0.);
+        to.layers[0].0.data.as_ref().unwrap().slice_set(&Tensor::full(-1f32, (1, 2, 1, 4), &Device::Cpu).unwrap(), 2, 0).unwrap();
+        to.copy_from(&from, 3).unwrap();
+        let keys = to.layers().unwrap()[0].0.narrow(2, 0, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(keys.iter().all(|&v| v == -1.), "{keys:?}");
+        // Appending to the copy leaves its source alone.
+        let before = held(&from);
+        to.layers[0].0.append(&Tensor::zeros((1, 2, 1, 4), DType::F32, &Device::Cpu).unwrap()).unwrap();
+        assert_eq!(held(&from), before);
+    }
 }
