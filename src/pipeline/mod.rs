@@ -11,12 +11,14 @@
 //! or [`Translator`] (the encoder-decoder models of [`crate::seq2seq`]). The
 //! chat model is then loaded only if some task still needs it.
 
+mod amounts;
 pub mod checks;
 pub mod glossary;
 pub mod original_names;
 pub mod prompts;
 pub mod script;
 pub mod speaker;
+pub mod typography;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

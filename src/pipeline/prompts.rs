@@ -2,8 +2,7 @@
 //! (`prompts/glossary.tsv`), built into the binary, each file replaceable by
 //! one of the same name in a user's folder (`--prompts DIR`). A target
 //! language's options there also say how its renderings are set
-//! ([`TargetLanguage::typeset`]: quotation marks, currency names, the
-//! language's `Typography`).
+//! ([`TargetLanguage::typeset`], with the steps of [`super::typography`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +11,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use super::glossary::Glossary;
+use super::typography::{self, Typography};
 use crate::engine::Message;
 
 const BUILTIN_SUMMARIZE: &str = include_str!("../../prompts/summarize.toml");
@@ -86,11 +86,11 @@ pub struct TargetLanguage {
     /// Currency signs whose amounts get the currency's name after them
     /// instead ("$300 миллионов" as "300 миллионов долларов"): the name's
     /// forms after 1, after 2 to 4, after other numbers (see
-    /// `checks::name_currencies`).
+    /// `typography::name_currencies`).
     #[serde(default)]
     pub currencies: std::collections::BTreeMap<String, [String; 3]>,
     /// How this language writes what the model writes the English way:
-    /// amounts and punctuation (see `Typography`).
+    /// amounts and punctuation (see [`Typography`]).
     #[serde(default)]
     pub typography: Option<Typography>,
     /// Hypotheses of the beam search for this language's renderings,
@@ -115,19 +115,22 @@ impl TargetLanguage {
     /// amounts and its `typography`; with the amounts that were put right
     /// ("300 亿 -> 3亿"), for the `numbers_kept` check to report.
     pub fn typeset(&self, text: &str, code: &str, source: &str) -> (String, Vec<String>) {
-        let mut text = self.typeset_quotes(text);
+        let mut text = match &self.quotes {
+            Some((open, close)) => typography::quotation_marks(text, open, close),
+            None => text.to_string(),
+        };
         if !self.currencies.is_empty() {
-            text = super::checks::name_currencies(&text, code, &self.currencies);
+            text = typography::name_currencies(&text, code, &self.currencies);
         }
         match self.typography {
             None => (text, Vec::new()),
             Some(Typography::Chinese) => {
-                let (text, repaired) = super::checks::repair_amounts(&text, source);
-                (super::checks::chinese_digit_groups(&text), repaired)
+                let (text, repaired) = typography::repair_amounts(&text, source);
+                (typography::chinese_digit_groups(&text), repaired)
             }
             Some(Typography::Russian) => {
-                let text = russian_punctuation(&text);
-                (super::checks::russian_digit_groups(&text, source), Vec::new())
+                let text = typography::russian_punctuation(&text);
+                (typography::russian_digit_groups(&text, source), Vec::new())
             }
         }
     }
@@ -148,80 +151,6 @@ impl TargetLanguage {
             std::borrow::Cow::Borrowed(rendering)
         }
     }
-
-    /// `text` with its straight double quotes as this language's marks,
-    /// when they pair up (an odd count is left alone: which one opens is
-    /// then unknown).
-    fn typeset_quotes(&self, text: &str) -> String {
-        let Some((open, close)) = &self.quotes else { return text.to_string() };
-        let count = text.matches('"').count();
-        if count == 0 || count % 2 == 1 {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len() + count * 2);
-        for (i, piece) in text.split('"').enumerate() {
-            if i > 0 {
-                out.push_str(if i % 2 == 1 { open } else { close });
-            }
-            out.push_str(piece);
-        }
-        out
-    }
-}
-
-/// The rules of a language's writing that a rendering is set by, for what
-/// the model writes the English way (README, "Quality").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Typography {
-    /// Amounts the model wrote at the wrong scale put right against the
-    /// English ("300 million" as 300亿 -> 3亿; `checks::repair_amounts`),
-    /// numbers under ten thousand without a separator (2000英尺).
-    Chinese,
-    /// Commas and full stops after a closing quotation mark, a spaced hyphen
-    /// as a dash (`russian_punctuation`), numbers copied from the English in
-    /// spaced digit groups (4 000; `checks::russian_digit_groups`).
-    Russian,
-}
-
-/// `text`, a Russian rendering, punctuated as Russian writes quotations and
-/// dashes where the model followed the English: «Мы уйдём,» — сказал он as
-/// «Мы уйдём», — сказал он; «Конец.» as «Конец».; a spaced hyphen between
-/// words as a dash (not between numbers: "2 - 1"). An ellipsis, a question or an exclamation mark stays
-/// inside the quotation, and nothing is added after a bare closing mark
-/// («Газпром» — компания is no quotation with its speaker).
-fn russian_punctuation(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut at = 0;
-    for (i, mark) in text.match_indices([',', '.']) {
-        let Some(rest) = text[i + 1..].strip_prefix('»') else { continue };
-        if text[..i].ends_with('.') {
-            continue;
-        }
-        out.push_str(&text[at..i]);
-        out.push('»');
-        // A dash after the quotation: its speaker follows, after a comma.
-        let speaker = rest.starts_with(" —") || rest.starts_with(" - ");
-        out.push_str(if speaker { "," } else { mark });
-        at = i + 1 + '»'.len_utf8();
-    }
-    out.push_str(&text[at..]);
-    // A spaced hyphen between words is a dash; between numbers ("2 - 1")
-    // it is left alone.
-    let mut dashed = String::with_capacity(out.len() + 8);
-    let mut at = 0;
-    for (i, _) in out.match_indices(" - ") {
-        let digit_before = out[..i].ends_with(|c: char| c.is_ascii_digit());
-        let digit_after = out[i + 3..].starts_with(|c: char| c.is_ascii_digit());
-        if digit_before && digit_after {
-            continue;
-        }
-        dashed.push_str(&out[at..i]);
-        dashed.push_str(" — ");
-        at = i + 3;
-    }
-    dashed.push_str(&out[at..]);
-    dashed
 }
 
 /// Which words a rendering may write in Latin letters.
@@ -378,16 +307,6 @@ mod tests {
         assert!(zh[1].content.contains("He said: \"We will act.\""), "{}", zh[1].content);
         assert!(p.plain_translation_messages(quoted, "zh").unwrap().unwrap()[1].content.contains("He said:"));
         assert!(p.translation_messages(quoted, "ru", None).unwrap()[1].content.contains(quoted));
-    }
-
-    #[test]
-    fn straight_quotes_become_the_language_marks_in_pairs() {
-        let p = Prompts::load(None, None).unwrap();
-        let ru = p.language("ru").unwrap();
-        assert_eq!(ru.typeset_quotes(r#""Да", - сказал он о "Газпроме"."#), "«Да», - сказал он о «Газпроме».");
-        // An odd count: which quote opens is unknown, nothing changes.
-        assert_eq!(ru.typeset_quotes(r#"Всё," сказал он."#), r#"Всё," сказал он."#);
-        assert_eq!(p.language("zh").unwrap().typeset_quotes(r#"他说"是""#), r#"他说"是""#);
     }
 
     #[test]
