@@ -82,10 +82,7 @@ impl Config {
     }
 
     /// As [`Config::load`], with the environment given as a lookup (tests).
-    pub fn load_with(
-        flags: &FlagLayer,
-        env: impl Fn(&str) -> Option<PathBuf>,
-    ) -> anyhow::Result<Config> {
+    pub fn load_with(flags: &FlagLayer, env: impl Fn(&str) -> Option<PathBuf>) -> anyhow::Result<Config> {
         let file_path = flags
             .config
             .clone()
@@ -100,13 +97,12 @@ impl Config {
         };
         let env_str = |k: &str| env(k).map(|v| v.to_string_lossy().into_owned());
         let env_threads = match env_str("POLYBRIEF_THREADS") {
-            Some(s) => Some(s.parse::<usize>().with_context(|| {
-                format!("POLYBRIEF_THREADS must be a whole number, not {s:?}")
-            })?),
+            Some(s) => Some(
+                s.parse::<usize>().with_context(|| format!("POLYBRIEF_THREADS must be a whole number, not {s:?}"))?,
+            ),
             None => None,
         };
-        let env_offline = env_str("POLYBRIEF_OFFLINE")
-            .map(|v| !matches!(v.as_str(), "" | "0" | "false" | "no"));
+        let env_offline = env_str("POLYBRIEF_OFFLINE").map(|v| !matches!(v.as_str(), "" | "0" | "false" | "no"));
 
         let cache_dir = flags
             .cache_dir
@@ -123,11 +119,7 @@ impl Config {
             offline: flags.offline || env_offline.or(file.offline).unwrap_or(false),
             model: flags.model.clone().or_else(|| env_str("POLYBRIEF_MODEL")).or(file.model),
             threads: flags.threads.or(env_threads).or(file.threads),
-            prompts_dir: flags
-                .prompts_dir
-                .clone()
-                .or_else(|| env("POLYBRIEF_PROMPTS"))
-                .or(file.prompts_dir),
+            prompts_dir: flags.prompts_dir.clone().or_else(|| env("POLYBRIEF_PROMPTS")).or(file.prompts_dir),
             glossary: flags.glossary.clone().or_else(|| env("POLYBRIEF_GLOSSARY")).or(file.glossary),
             models_dir: env("POLYBRIEF_MODELS_DIR").or(file.models_dir),
             summarizer: flags.summarizer.clone().or(file.summarizer),
@@ -141,8 +133,7 @@ impl Config {
 }
 
 fn read_file_layer(path: &Path) -> anyhow::Result<FileLayer> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
 }
 
@@ -160,8 +151,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<PathBuf> {
-        let map: HashMap<String, PathBuf> =
-            pairs.iter().map(|(k, v)| (k.to_string(), PathBuf::from(v))).collect();
+        let map: HashMap<String, PathBuf> = pairs.iter().map(|(k, v)| (k.to_string(), PathBuf::from(v))).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -178,11 +168,8 @@ mod tests {
         assert_eq!(c.model.as_deref(), Some("from-file"));
         assert_eq!(c.cache_dir, PathBuf::from("/file"));
 
-        let env = env_of(&[
-            ("POLYBRIEF_CONFIG", &cfg_path),
-            ("POLYBRIEF_MODEL", "from-env"),
-            ("POLYBRIEF_CACHE", "/env"),
-        ]);
+        let env =
+            env_of(&[("POLYBRIEF_CONFIG", &cfg_path), ("POLYBRIEF_MODEL", "from-env"), ("POLYBRIEF_CACHE", "/env")]);
         let c = Config::load_with(&FlagLayer::default(), &env).unwrap();
         assert_eq!(c.model.as_deref(), Some("from-env"));
         assert_eq!(c.cache_dir, PathBuf::from("/env"));
@@ -197,21 +184,15 @@ mod tests {
     fn cache_defaults_to_xdg() {
         let c = Config::load_with(&FlagLayer::default(), env_of(&[("HOME", "/home/u")])).unwrap();
         assert_eq!(c.cache_dir, PathBuf::from("/home/u/.cache/polybrief"));
-        let c = Config::load_with(
-            &FlagLayer::default(),
-            env_of(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")]),
-        )
-        .unwrap();
+        let c = Config::load_with(&FlagLayer::default(), env_of(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/xdg")]))
+            .unwrap();
         assert_eq!(c.cache_dir, PathBuf::from("/xdg/polybrief"));
     }
 
     #[test]
     fn bad_threads_named() {
-        let err = Config::load_with(
-            &FlagLayer::default(),
-            env_of(&[("HOME", "/h"), ("POLYBRIEF_THREADS", "many")]),
-        )
-        .unwrap_err();
+        let err = Config::load_with(&FlagLayer::default(), env_of(&[("HOME", "/h"), ("POLYBRIEF_THREADS", "many")]))
+            .unwrap_err();
         assert!(err.to_string().contains("POLYBRIEF_THREADS"), "{err}");
     }
 }

@@ -139,58 +139,54 @@ const STOPWORDS: &[(&str, &[&str])] = &[
     (
         "English",
         &[
-            "the", "and", "of", "to", "in", "is", "that", "for", "it", "was", "on", "with", "as",
-            "his", "her", "by", "at", "from", "be", "this", "have", "are", "were", "which", "an",
-            "has", "said", "not", "but", "they", "he", "she", "their", "will", "would", "been",
-            "who", "or", "its", "after", "had", "we", "you", "than", "more", "about", "into",
-            "over", "also", "a",
+            "the", "and", "of", "to", "in", "is", "that", "for", "it", "was", "on", "with", "as", "his", "her", "by",
+            "at", "from", "be", "this", "have", "are", "were", "which", "an", "has", "said", "not", "but", "they",
+            "he", "she", "their", "will", "would", "been", "who", "or", "its", "after", "had", "we", "you", "than",
+            "more", "about", "into", "over", "also", "a",
         ],
     ),
     (
         "French",
         &[
-            "le", "la", "les", "des", "du", "et", "est", "une", "un", "dans", "pour", "qui", "sur",
-            "au", "aux", "pas", "par", "avec", "ce", "cette", "sont", "il", "elle", "ont", "été",
-            "mais", "ses", "leur", "plus", "ne", "se", "à", "a", "que",
+            "le", "la", "les", "des", "du", "et", "est", "une", "un", "dans", "pour", "qui", "sur", "au", "aux", "pas",
+            "par", "avec", "ce", "cette", "sont", "il", "elle", "ont", "été", "mais", "ses", "leur", "plus", "ne",
+            "se", "à", "a", "que",
         ],
     ),
     (
         "German",
         &[
-            "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "dem", "mit",
-            "von", "sich", "auf", "für", "im", "des", "auch", "es", "wird", "wurde", "sie", "er",
-            "bei", "aus", "nach", "wie", "sind", "hat", "dass", "oder", "einen", "einer",
+            "der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "dem", "mit", "von", "sich", "auf",
+            "für", "im", "des", "auch", "es", "wird", "wurde", "sie", "er", "bei", "aus", "nach", "wie", "sind", "hat",
+            "dass", "oder", "einen", "einer",
         ],
     ),
     (
         "Spanish",
         &[
-            "el", "los", "las", "del", "y", "es", "una", "por", "con", "para", "que", "se", "lo",
-            "su", "sus", "al", "como", "pero", "más", "fue", "está", "han", "ha", "entre", "sobre",
-            "este", "esta", "en", "de", "la",
+            "el", "los", "las", "del", "y", "es", "una", "por", "con", "para", "que", "se", "lo", "su", "sus", "al",
+            "como", "pero", "más", "fue", "está", "han", "ha", "entre", "sobre", "este", "esta", "en", "de", "la",
         ],
     ),
     (
         "Italian",
         &[
-            "il", "gli", "della", "delle", "di", "che", "è", "e", "per", "con", "non", "una",
-            "sono", "nel", "nella", "alla", "anche", "più", "come", "ma", "ha", "dei", "degli",
-            "un", "la",
+            "il", "gli", "della", "delle", "di", "che", "è", "e", "per", "con", "non", "una", "sono", "nel", "nella",
+            "alla", "anche", "più", "come", "ma", "ha", "dei", "degli", "un", "la",
         ],
     ),
     (
         "Portuguese",
         &[
-            "o", "os", "as", "da", "do", "das", "dos", "e", "em", "um", "uma", "não", "para",
-            "com", "que", "por", "mais", "foi", "ao", "na", "no", "é", "são", "seu", "sua", "de",
+            "o", "os", "as", "da", "do", "das", "dos", "e", "em", "um", "uma", "não", "para", "com", "que", "por",
+            "mais", "foi", "ao", "na", "no", "é", "são", "seu", "sua", "de",
         ],
     ),
     (
         "Dutch",
         &[
-            "de", "het", "een", "en", "van", "is", "niet", "dat", "op", "te", "zijn", "met",
-            "voor", "er", "aan", "ook", "als", "bij", "door", "wordt", "werd", "naar", "worden",
-            "heeft", "hij",
+            "de", "het", "een", "en", "van", "is", "niet", "dat", "op", "te", "zijn", "met", "voor", "er", "aan",
+            "ook", "als", "bij", "door", "wordt", "werd", "naar", "worden", "heeft", "hij",
         ],
     ),
 ];
@@ -226,10 +222,7 @@ pub fn guess_language(text: &str) -> Language {
         return Language::Chinese;
     }
     if counts.share(counts.cyrillic) >= MIN_CYRILLIC_SHARE {
-        let ukrainian = text
-            .chars()
-            .filter(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ'))
-            .count();
+        let ukrainian = text.chars().filter(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ')).count();
         if ukrainian * 100 > counts.cyrillic {
             return Language::Other("Ukrainian".into());
         }
@@ -282,9 +275,7 @@ fn guess_latin_language(text: &str) -> Language {
                 Language::Other(name.into())
             }
         }
-        _ if words.len() >= MIN_WORDS_FOR_UNKNOWN_LATIN => {
-            Language::Other("a Latin-script language".into())
-        }
+        _ if words.len() >= MIN_WORDS_FOR_UNKNOWN_LATIN => Language::Other("a Latin-script language".into()),
         _ => Language::Unknown,
     }
 }
@@ -402,31 +393,22 @@ mod tests {
     #[test]
     fn guesses_the_three_languages_of_a_brief() {
         assert_eq!(
-            guess_language(
-                "China and Russia reached a broad consensus on a range of issues during the visit."
-            ),
+            guess_language("China and Russia reached a broad consensus on a range of issues during the visit."),
             Language::English
         );
-        assert_eq!(
-            guess_language("中国和俄罗斯在王毅访问莫斯科期间就一系列问题达成了广泛共识。"),
-            Language::Chinese
-        );
+        assert_eq!(guess_language("中国和俄罗斯在王毅访问莫斯科期间就一系列问题达成了广泛共识。"), Language::Chinese);
         // English names inside Chinese or Russian do not make it English.
-        assert_eq!(
-            guess_language("我们通过 Royal Mail International Signed For 寄送所有包裹。"),
-            Language::Chinese
-        );
+        assert_eq!(guess_language("我们通过 Royal Mail International Signed For 寄送所有包裹。"), Language::Chinese);
         assert_eq!(
             guess_language("Основной способ доставки посылок сейчас Royal Mail International."),
             Language::Russian
         );
         // Latin names inside Chinese do not make it English.
+        assert_eq!(guess_language("美国总统特朗普(Donald Trump)的特使Steve Witkoff访问了莫斯科。"), Language::Chinese);
         assert_eq!(
-            guess_language("美国总统特朗普(Donald Trump)的特使Steve Witkoff访问了莫斯科。"),
-            Language::Chinese
-        );
-        assert_eq!(
-            guess_language("Китай и Россия достигли широкого консенсуса по ряду вопросов во время визита Ван И в Москву."),
+            guess_language(
+                "Китай и Россия достигли широкого консенсуса по ряду вопросов во время визита Ван И в Москву."
+            ),
             Language::Russian
         );
     }
@@ -443,18 +425,9 @@ mod tests {
 
     #[test]
     fn other_scripts_and_empty_text() {
-        assert_eq!(
-            guess_language("Η Κίνα και η Ρωσία συμφώνησαν"),
-            Language::Other("Greek script".into())
-        );
-        assert_eq!(
-            guess_language("中国とロシアは合意に達しました"),
-            Language::Other("Japanese".into())
-        );
-        assert_eq!(
-            guess_language("Китай і Україна обговорили питання"),
-            Language::Other("Ukrainian".into())
-        );
+        assert_eq!(guess_language("Η Κίνα και η Ρωσία συμφώνησαν"), Language::Other("Greek script".into()));
+        assert_eq!(guess_language("中国とロシアは合意に達しました"), Language::Other("Japanese".into()));
+        assert_eq!(guess_language("Китай і Україна обговорили питання"), Language::Other("Ukrainian".into()));
         assert_eq!(guess_language("  2025 — 3.5% "), Language::Unknown);
         assert_eq!(guess_language("Xinhua Beijing"), Language::Unknown);
         // One stopword of another language in a short English line is no evidence.

@@ -80,9 +80,7 @@ pub fn brief(brief: &Brief, langs: &[String], format: Format) -> String {
                 .checks
                 .iter()
                 .filter(|c| !c.passed)
-                .map(|c| {
-                    format!("{} {}: {}", c.output, c.name, c.detail.as_deref().unwrap_or("failed"))
-                })
+                .map(|c| format!("{} {}: {}", c.output, c.name, c.detail.as_deref().unwrap_or("failed")))
                 .collect();
             for note in &brief.notes {
                 out += &if md { format!("> Note: {note}\n") } else { format!("note: {note}\n") };

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const PLACES: [&str; 10] = [
-    "Oslo", "Lima", "Accra", "Hanoi", "Quito", "Riga", "Dakar", "Perth", "Malmo", "Cusco",
-];
+const PLACES: [&str; 10] = ["Oslo", "Lima", "Accra", "Hanoi", "Quito", "Riga", "Dakar", "Perth", "Malmo", "Cusco"];
 
 /// 30 short articles, of which 3 cannot be read (empty, binary, blank).
 fn write_batch(dir: &Path) -> Vec<String> {
@@ -66,16 +64,22 @@ fn batch_with_broken_articles_survives_a_kill_and_resumes() {
     std::fs::create_dir_all(&input).unwrap();
     let good = write_batch(&input);
     let args = [
-        "--model", FAST_MODEL, "brief", input.to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--format", "json", "--langs", "", "--resume",
+        "--model",
+        FAST_MODEL,
+        "brief",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--langs",
+        "",
+        "--resume",
     ];
 
     // First run: killed once 10 briefs are on disk.
-    let mut child = polybrief(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        polybrief(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(1200);
     while (if out.exists() { briefs_in(&out).len() } else { 0 }) < 10 {
         assert!(Instant::now() < deadline, "no 10 briefs in 20 minutes");
@@ -108,16 +112,13 @@ fn batch_with_broken_articles_survives_a_kill_and_resumes() {
         assert!(log.contains(&format!("{id}: skipped")), "{id} not reported skipped: {log}");
     }
     for broken in ["article-07", "article-15", "article-23"] {
-        let record: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(out.join(format!("{broken}.error.json"))).unwrap(),
-        )
-        .unwrap();
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(format!("{broken}.error.json"))).unwrap()).unwrap();
         assert_eq!(record["id"], broken);
         assert!(!record["error"].as_str().unwrap().is_empty());
     }
     for name in &expected {
-        let brief: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap();
+        let brief: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap();
         assert!(!brief["summary"].as_str().unwrap().is_empty(), "{name}: empty summary");
     }
 }

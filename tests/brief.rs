@@ -12,9 +12,7 @@ fn numbers(text: &str) -> Vec<String> {
     let mut cur = String::new();
     let chars: Vec<char> = text.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
-        let joins = (c == ',' || c == '.')
-            && !cur.is_empty()
-            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        let joins = (c == ',' || c == '.') && !cur.is_empty() && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
         if c.is_ascii_digit() || joins {
             if c != ',' {
                 cur.push(c);
@@ -63,7 +61,8 @@ fn seed_article_brief_with_default_model() {
 /// is loaded (so these run offline against an empty cache).
 fn assert_bad_input(file: &std::path::Path, problem: &str) {
     let cache = temp_dir("empty-cache");
-    let out = run(&mut polybrief(&["--offline", "--cache-dir", cache.to_str().unwrap(), "brief", file.to_str().unwrap()]));
+    let out =
+        run(&mut polybrief(&["--offline", "--cache-dir", cache.to_str().unwrap(), "brief", file.to_str().unwrap()]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(err.contains(&file.display().to_string()), "does not name the file: {err}");
@@ -136,8 +135,18 @@ fn an_article_over_the_input_budget_is_summarized_in_sections() {
     let _lock = model_lock();
     let article = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles/rail-link.txt");
     let out = run(&mut polybrief(&[
-        "--model", FAST_MODEL, "brief", article.to_str().unwrap(), "--format", "json",
-        "--langs", "", "--input-budget", "150", "--summary-window", "0",
+        "--model",
+        FAST_MODEL,
+        "brief",
+        article.to_str().unwrap(),
+        "--format",
+        "json",
+        "--langs",
+        "",
+        "--input-budget",
+        "150",
+        "--summary-window",
+        "0",
     ]));
     assert!(out.status.success(), "brief failed: {}", stderr(&out));
     let brief: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -159,8 +168,16 @@ fn the_summary_is_written_from_the_articles_opening() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles/rail-link.txt");
     let article = std::fs::read_to_string(&path).unwrap();
     let out = run(&mut polybrief(&[
-        "--model", FAST_MODEL, "brief", path.to_str().unwrap(), "--format", "json", "--langs", "",
-        "--summary-window", "120",
+        "--model",
+        FAST_MODEL,
+        "brief",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--langs",
+        "",
+        "--summary-window",
+        "120",
     ]));
     assert!(out.status.success(), "brief failed: {}", stderr(&out));
     let brief: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

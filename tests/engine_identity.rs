@@ -152,10 +152,8 @@ fn check_model(id: &str) {
     let mut llm = Llm::load(&path).unwrap();
     let prompts = prompts(&llm);
     let ends = llm.tokenizer().eos_ids().to_vec();
-    let ours: Vec<Vec<u32>> = prompts
-        .iter()
-        .map(|p| until_end(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), &ends))
-        .collect();
+    let ours: Vec<Vec<u32>> =
+        prompts.iter().map(|p| until_end(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), &ends)).collect();
     // Again in another order: nothing of an earlier prompt may leak in.
     for (i, p) in prompts.iter().enumerate().rev() {
         let again = until_end(llm.greedy_tokens(p, NEW_TOKENS).unwrap(), &ends);

@@ -11,19 +11,12 @@ fn eval_path(rel: &str) -> String {
 }
 
 fn polybrief(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_polybrief"))
-        .args(args)
-        .output()
-        .expect("run polybrief")
+    Command::new(env!("CARGO_BIN_EXE_polybrief")).args(args).output().expect("run polybrief")
 }
 
 fn stdout_of(args: &[&str]) -> String {
     let out = polybrief(args);
-    assert!(
-        out.status.success(),
-        "polybrief {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "polybrief {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -36,15 +29,8 @@ fn table_row(table: &str, system: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(eval_path(table)).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let row = lines
-        .map(|l| l.split('\t').collect::<Vec<_>>())
-        .find(|r| r[0] == system)
-        .unwrap();
-    header
-        .iter()
-        .zip(row)
-        .map(|(h, v)| (h.to_string(), v.to_string()))
-        .collect()
+    let row = lines.map(|l| l.split('\t').collect::<Vec<_>>()).find(|r| r[0] == system).unwrap();
+    header.iter().zip(row).map(|(h, v)| (h.to_string(), v.to_string())).collect()
 }
 
 fn column(row: &[(String, String)], name: &str) -> String {
@@ -76,17 +62,9 @@ fn summaries_json_equals_shared_table() {
         "json",
     ]);
     let row = table_row("summeval-cnndm/rouge_vs_original_ref.tsv", "M22");
-    for (key, col) in [
-        ("rouge1", "R1"),
-        ("rouge2", "R2"),
-        ("rougeL", "RL"),
-        ("rougeLsum", "RLsum"),
-    ] {
+    for (key, col) in [("rouge1", "R1"), ("rouge2", "R2"), ("rougeL", "RL"), ("rougeLsum", "RLsum")] {
         assert_eq!(two_decimals(&out[key]["f"]), column(&row, col), "{key}");
-        let (p, r) = (
-            out[key]["p"].as_f64().unwrap(),
-            out[key]["r"].as_f64().unwrap(),
-        );
+        let (p, r) = (out[key]["p"].as_f64().unwrap(), out[key]["r"].as_f64().unwrap());
         assert!((0.0..=100.0).contains(&p) && (0.0..=100.0).contains(&r));
     }
     assert_eq!(out["documents"], 100);
@@ -111,12 +89,7 @@ fn summaries_with_eleven_references_take_the_best() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = json_of(&args);
     let row = table_row("summeval-cnndm/rouge_vs_11refs_max.tsv", "M9");
-    for (key, col) in [
-        ("rouge1", "R1"),
-        ("rouge2", "R2"),
-        ("rougeL", "RL"),
-        ("rougeLsum", "RLsum"),
-    ] {
+    for (key, col) in [("rouge1", "R1"), ("rouge2", "R2"), ("rougeL", "RL"), ("rougeLsum", "RLsum")] {
         assert_eq!(two_decimals(&out[key]["f"]), column(&row, col), "{key}");
     }
 }
@@ -142,10 +115,7 @@ fn translations_json_equals_shared_tables() {
     let row = table_row(&format!("{dir}/sacrebleu_refA+B.tsv"), "NiuTrans");
     assert_eq!(two_decimals(&out["bleu"]), column(&row, "BLEU"));
     assert_eq!(two_decimals(&out["chrf"]), column(&row, "chrF"));
-    assert_eq!(
-        out["bleu_signature"].as_str().unwrap(),
-        column(&row, "signature_bleu")
-    );
+    assert_eq!(out["bleu_signature"].as_str().unwrap(), column(&row, "signature_bleu"));
 
     // Russian, one reference (13a tokenizer).
     let dir = "wmt22-general/en-ru";
@@ -178,15 +148,9 @@ fn tables_print_the_scores() {
         &eval_path("summeval-cnndm/ref.original.txt"),
     ]);
     let row = table_row("summeval-cnndm/rouge_vs_original_ref.tsv", "M0");
-    let rouge1 = text
-        .lines()
-        .find(|l| l.starts_with("rouge1 "))
-        .expect("a rouge1 line");
+    let rouge1 = text.lines().find(|l| l.starts_with("rouge1 ")).expect("a rouge1 line");
     assert!(rouge1.trim_end().ends_with(&column(&row, "R1")), "{text}");
-    let lsum = text
-        .lines()
-        .find(|l| l.starts_with("rougeLsum "))
-        .expect("a rougeLsum line");
+    let lsum = text.lines().find(|l| l.starts_with("rougeLsum ")).expect("a rougeLsum line");
     assert!(lsum.trim_end().ends_with(&column(&row, "RLsum")), "{text}");
 
     let dir = "wmt21-news/en-ru";
@@ -201,15 +165,9 @@ fn tables_print_the_scores() {
         "ru",
     ]);
     let row = table_row(&format!("{dir}/sacrebleu_refA.tsv"), "Manifold");
-    let bleu_line = text
-        .lines()
-        .find(|l| l.starts_with("BLEU "))
-        .expect("a BLEU line");
+    let bleu_line = text.lines().find(|l| l.starts_with("BLEU ")).expect("a BLEU line");
     assert!(bleu_line.contains(&column(&row, "BLEU")), "{text}");
-    let chrf_line = text
-        .lines()
-        .find(|l| l.starts_with("chrF "))
-        .expect("a chrF line");
+    let chrf_line = text.lines().find(|l| l.starts_with("chrF ")).expect("a chrF line");
     assert!(chrf_line.contains(&column(&row, "chrF")), "{text}");
 }
 
@@ -233,37 +191,18 @@ fn compare_ranks_all_systems_and_marks_ours() {
     let out = json_of(&[&common[..], &["--format", "json"]].concat());
     let rows = out["compare"].as_array().unwrap();
     assert_eq!(rows.len(), 17);
-    let f1: Vec<f64> = rows
-        .iter()
-        .map(|r| r["rouge1"]["f"].as_f64().unwrap())
-        .collect();
+    let f1: Vec<f64> = rows.iter().map(|r| r["rouge1"]["f"].as_f64().unwrap()).collect();
     assert!(f1.windows(2).all(|w| w[0] >= w[1]), "not sorted: {f1:?}");
     let marked: Vec<&serde_json::Value> = rows.iter().filter(|r| r["ours"] == true).collect();
     assert_eq!(marked.len(), 1);
     assert_eq!(marked[0]["system"], "our-summaries");
-    assert_eq!(
-        marked[0]["rouge1"]["f"],
-        rows.iter().find(|r| r["system"] == "M17").unwrap()["rouge1"]["f"]
-    );
+    assert_eq!(marked[0]["rouge1"]["f"], rows.iter().find(|r| r["system"] == "M17").unwrap()["rouge1"]["f"]);
     // The table ranks the same way; the marked line is ours.
     let table = row_order_in_table(&stdout_of(&common));
-    let json_order: Vec<String> = rows
-        .iter()
-        .map(|r| r["system"].as_str().unwrap().to_string())
-        .collect();
+    let json_order: Vec<String> = rows.iter().map(|r| r["system"].as_str().unwrap().to_string()).collect();
+    assert_eq!(table.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(), json_order);
     assert_eq!(
-        table
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect::<Vec<_>>(),
-        json_order
-    );
-    assert_eq!(
-        table
-            .iter()
-            .filter(|(_, marked)| *marked)
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>(),
+        table.iter().filter(|(_, marked)| *marked).map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
         ["our-summaries"]
     );
 
@@ -286,19 +225,12 @@ fn compare_ranks_all_systems_and_marks_ours() {
     let rows = out["compare"].as_array().unwrap();
     assert_eq!(rows.len(), 9);
     let bleu: Vec<f64> = rows.iter().map(|r| r["bleu"].as_f64().unwrap()).collect();
-    assert!(
-        bleu.windows(2).all(|w| w[0] >= w[1]),
-        "not sorted: {bleu:?}"
-    );
+    assert!(bleu.windows(2).all(|w| w[0] >= w[1]), "not sorted: {bleu:?}");
     let table = std::fs::read_to_string(eval_path(&format!("{dir}/sacrebleu_refA.tsv"))).unwrap();
     for row in rows {
         let system = row["system"].as_str().unwrap();
         let expected = table_row(&format!("{dir}/sacrebleu_refA.tsv"), system);
-        assert_eq!(
-            two_decimals(&row["bleu"]),
-            column(&expected, "BLEU"),
-            "{system}\n{table}"
-        );
+        assert_eq!(two_decimals(&row["bleu"]), column(&expected, "BLEU"), "{system}\n{table}");
         assert_eq!(row["ours"] == true, system == "NiuTrans");
     }
 }
@@ -320,11 +252,7 @@ fn misaligned_or_missing_inputs_exit_2_naming_the_file() {
     let dir = scratch("errors");
     let short = dir.join("short-ref.txt");
     let refs = std::fs::read_to_string(eval_path("summeval-cnndm/ref.original.txt")).unwrap();
-    std::fs::write(
-        &short,
-        refs.lines().take(99).collect::<Vec<_>>().join("\n") + "\n",
-    )
-    .unwrap();
+    std::fs::write(&short, refs.lines().take(99).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     let out = polybrief(&[
         "eval",
         "summaries",
@@ -335,10 +263,7 @@ fn misaligned_or_missing_inputs_exit_2_naming_the_file() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("short-ref.txt") && stderr.contains("99 lines") && stderr.contains("100"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("short-ref.txt") && stderr.contains("99 lines") && stderr.contains("100"), "{stderr}");
 
     let empty = dir.join("empty.ru");
     std::fs::write(&empty, "").unwrap();
@@ -354,10 +279,7 @@ fn misaligned_or_missing_inputs_exit_2_naming_the_file() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("empty.ru") && stderr.contains("empty"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("empty.ru") && stderr.contains("empty"), "{stderr}");
 
     let missing = dir.join("no-such-file.zh");
     let out = polybrief(&[

@@ -9,9 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use polybrief::ingest::{
-    paragraphs, read_article, sentences, Article, ArticleReader, MAX_INPUT_BYTES,
-};
+use polybrief::ingest::{paragraphs, read_article, sentences, Article, ArticleReader, MAX_INPUT_BYTES};
 
 const EVAL: &str = "../shared/eval";
 
@@ -70,10 +68,7 @@ fn text_file_gives_one_article_with_headline_and_id() {
     let a = read_article(&fixture("scraped-culture.txt")).unwrap();
     assert_eq!(a.id, "scraped-culture");
     assert_eq!(a.source, fixture("scraped-culture.txt").display().to_string());
-    assert_eq!(
-        a.title.as_deref(),
-        Some("Museum returns bronze statues to Nigeria after 130 years")
-    );
+    assert_eq!(a.title.as_deref(), Some("Museum returns bronze statues to Nigeria after 130 years"));
     assert_eq!(paragraph_list(&a)[0], "Museum returns bronze statues to Nigeria after 130 years");
     assert!(a.notes.is_empty(), "{:?}", a.notes);
 }
@@ -208,10 +203,7 @@ fn html_pages_give_the_story_without_page_furniture() {
 
     let b = read_article(&fixture("page-science.html")).unwrap();
     assert_eq!(b.title.as_deref(), Some("Glacier retreat doubles in a decade, survey finds"));
-    assert_eq!(
-        b.url.as_deref(),
-        Some("https://science.example.net/climate/glacier-retreat-doubles")
-    );
+    assert_eq!(b.url.as_deref(), Some("https://science.example.net/climate/glacier-retreat-doubles"));
     assert_eq!(b.date.as_deref(), Some("2025-10-02T06:00:00+01:00"));
     assert_cleaned(
         &b.text,
@@ -284,10 +276,7 @@ fn missing_empty_blank_binary_and_undecodable_files_are_named_errors() {
         let out = polybrief(&["clean", path.to_str().unwrap()], None);
         assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(&path.display().to_string()) && stderr.contains(problem),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&path.display().to_string()) && stderr.contains(problem), "{stderr}");
         assert!(out.stdout.is_empty());
     }
 }
@@ -336,36 +325,28 @@ fn a_batch_with_bad_inputs_prints_the_good_ones_and_exits_1() {
     let dir = scratch("batch");
     let missing = dir.join("missing.txt");
     let out = polybrief(
-        &[
-            "clean",
-            "--format",
-            "json",
-            missing.to_str().unwrap(),
-            fixture("scraped-wire.txt").to_str().unwrap(),
-        ],
+        &["clean", "--format", "json", missing.to_str().unwrap(), fixture("scraped-wire.txt").to_str().unwrap()],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let ids: Vec<String> = stdout
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids, vec!["scraped-wire"]);
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains(&format!("{}: no such file", missing.display())));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{}: no such file", missing.display())));
 }
 
 #[test]
 fn articles_not_in_english_get_a_note() {
     let dir = scratch("not_english");
     let ru = dir.join("ru.txt");
-    std::fs::write(&ru, "Китай и Россия достигли широкого консенсуса по ряду вопросов во время визита министра в Москву.\n").unwrap();
+    std::fs::write(
+        &ru,
+        "Китай и Россия достигли широкого консенсуса по ряду вопросов во время визита министра в Москву.\n",
+    )
+    .unwrap();
     let fr = dir.join("fr.txt");
     std::fs::write(&fr, "La Chine et la Russie ont atteint un large consensus sur une série de questions pendant la visite du ministre.\n").unwrap();
     assert_eq!(read_article(&ru).unwrap().notes, vec!["not English: looks like Russian"]);
@@ -376,10 +357,8 @@ fn articles_not_in_english_get_a_note() {
 
 #[test]
 fn seed_page_loses_its_furniture_and_keeps_its_story() {
-    let a =
-        read_article(Path::new(&format!("{EVAL}/seed/cna-china-russia-2025-12-03.txt"))).unwrap();
-    let headline =
-        "China, Russia discuss Ukraine, reach 'consensus' on Japan during Chinese minister's visit";
+    let a = read_article(Path::new(&format!("{EVAL}/seed/cna-china-russia-2025-12-03.txt"))).unwrap();
+    let headline = "China, Russia discuss Ukraine, reach 'consensus' on Japan during Chinese minister's visit";
     assert_eq!(a.title.as_deref(), Some(headline));
     assert_eq!(a.text.matches(headline).count(), 1, "the repeated headline is dropped");
     let furniture = [
@@ -488,11 +467,7 @@ fn real_news_text_loses_nothing_to_cleaning() {
     for (doc, lines) in &docs {
         for layout in [lines.join("\n\n"), lines.join("\n")] {
             let cleaned = polybrief::ingest::clean(&layout).text;
-            assert_eq!(
-                paragraphs(&cleaned),
-                lines.iter().map(|l| squeeze(l)).collect::<Vec<_>>(),
-                "{doc}"
-            );
+            assert_eq!(paragraphs(&cleaned), lines.iter().map(|l| squeeze(l)).collect::<Vec<_>>(), "{doc}");
         }
     }
 
@@ -501,8 +476,7 @@ fn real_news_text_loses_nothing_to_cleaning() {
     let cleaned = polybrief::ingest::clean(&src).text;
     let kept = paragraphs(&cleaned);
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<String> =
-        src.lines().map(squeeze).filter(|l| seen.insert(l.to_lowercase())).collect();
+    let unique: Vec<String> = src.lines().map(squeeze).filter(|l| seen.insert(l.to_lowercase())).collect();
     assert_eq!(kept, unique);
 }
 
@@ -515,8 +489,7 @@ fn summeval_articles_come_through_jsonl_unchanged() {
     let path = dir.join("summeval.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     for (i, text) in articles.lines().enumerate() {
-        writeln!(out, "{}", serde_json::json!({ "id": format!("cnndm-{i}"), "text": text }))
-            .unwrap();
+        writeln!(out, "{}", serde_json::json!({ "id": format!("cnndm-{i}"), "text": text })).unwrap();
     }
     drop(out);
     let items = read_all(std::slice::from_ref(&path));
@@ -539,18 +512,11 @@ fn clean_command_prints_text_and_json() {
 
     let out = polybrief(&["clean", "--format", "json", fixture("folder").to_str().unwrap()], None);
     assert!(out.status.success());
-    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(records.len(), 4);
     assert_eq!(records[1]["id"], "desk__Asia-news");
-    assert!(records[2]["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|n| n == "html main content extracted"));
+    assert!(records[2]["notes"].as_array().unwrap().iter().any(|n| n == "html main content extracted"));
 }
 
 // -------------------------------------------------------------- sentences
@@ -570,17 +536,16 @@ fn ends_like_sentence(s: &str) -> bool {
 fn wmt_news_runs(dir: &str) -> Vec<Vec<String>> {
     let src = std::fs::read_to_string(format!("{EVAL}/{dir}/source.en")).unwrap();
     // wmt21 is all news in one file; wmt22 says document and domain per line.
-    let docs: Vec<(String, String)> =
-        match std::fs::read_to_string(format!("{EVAL}/{dir}/docids.tsv")) {
-            Ok(d) => d
-                .lines()
-                .map(|l| {
-                    let mut f = l.split('\t');
-                    (f.next().unwrap().to_string(), f.next().unwrap().to_string())
-                })
-                .collect(),
-            Err(_) => src.lines().map(|_| (String::new(), "news".to_string())).collect(),
-        };
+    let docs: Vec<(String, String)> = match std::fs::read_to_string(format!("{EVAL}/{dir}/docids.tsv")) {
+        Ok(d) => d
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t');
+                (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+            })
+            .collect(),
+        Err(_) => src.lines().map(|_| (String::new(), "news".to_string())).collect(),
+    };
     let mut runs = Vec::new();
     let mut run: Vec<String> = Vec::new();
     let mut last_doc = String::new();
@@ -617,8 +582,7 @@ fn boundary_counts(runs: &[Vec<String>]) -> (usize, usize, usize) {
         }
         let found = sentences(&joined);
         assert_no_text_lost(&joined, &found);
-        let found_starts: Vec<usize> =
-            found.iter().map(|s| s.as_ptr() as usize - joined.as_ptr() as usize).collect();
+        let found_starts: Vec<usize> = found.iter().map(|s| s.as_ptr() as usize - joined.as_ptr() as usize).collect();
         boundaries += line_starts.len() - 1;
         missed += line_starts[1..].iter().filter(|s| !found_starts.contains(s)).count();
         inside += found_starts[1..].iter().filter(|s| !line_starts.contains(s)).count();
@@ -632,9 +596,7 @@ fn wmt22_news_sentences_joined_and_split_come_back() {
     // found again, and almost no split may fall inside a line.
     let runs = wmt_news_runs("wmt22-general/en-zh");
     let (boundaries, missed, inside) = boundary_counts(&runs);
-    println!(
-        "wmt22 news: {boundaries} line boundaries, {missed} missed, {inside} splits inside a line"
-    );
+    println!("wmt22 news: {boundaries} line boundaries, {missed} missed, {inside} splits inside a line");
     assert!(boundaries > 300, "{boundaries}");
     assert!(missed * 100 <= boundaries, "missed {missed} of {boundaries}");
     assert!(inside * 100 <= boundaries, "{inside} splits inside single sentences");
@@ -674,14 +636,9 @@ fn summeval_articles_match_hand_checked_sentence_counts() {
 
 #[test]
 fn paragraphs_and_sentences_lose_no_text() {
-    let text =
-        std::fs::read_to_string(format!("{EVAL}/seed/cna-china-russia-2025-12-03.txt")).unwrap();
+    let text = std::fs::read_to_string(format!("{EVAL}/seed/cna-china-russia-2025-12-03.txt")).unwrap();
     let paras = paragraphs(&text);
-    assert_eq!(
-        paras.len(),
-        25,
-        "blank-line separated blocks of the raw page, counted by reading it"
-    );
+    assert_eq!(paras.len(), 25, "blank-line separated blocks of the raw page, counted by reading it");
     assert_no_text_lost(&text, &paras);
     for p in paras {
         assert_no_text_lost(p, &sentences(p));

@@ -40,12 +40,7 @@ fn assert_same(weights: Arc<QTensor>, m: usize, seed: u64) {
     ours.matmul_portable(&lhs, &mut portable);
     assert_eq!(expected.len(), m * rows);
     for (i, e) in expected.iter().enumerate() {
-        assert_eq!(
-            got[i].to_bits(),
-            e.to_bits(),
-            "({rows}x{cols}, m={m}) element {i}: {} vs candle {e}",
-            got[i]
-        );
+        assert_eq!(got[i].to_bits(), e.to_bits(), "({rows}x{cols}, m={m}) element {i}: {} vs candle {e}", got[i]);
         assert_eq!(portable[i].to_bits(), e.to_bits(), "scalar path, element {i}");
     }
 }
@@ -54,8 +49,7 @@ fn assert_same(weights: Arc<QTensor>, m: usize, seed: u64) {
 fn random_q5_0_matches_candle() {
     // 896 = 28 blocks (groups of 8 and a tail), 4864 = 152 blocks, 64 = 2.
     for (rows, cols) in [(37, 896), (5, 4864), (130, 64)] {
-        let w =
-            Tensor::from_vec(values(rows * cols, rows as u64), (rows, cols), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(values(rows * cols, rows as u64), (rows, cols), &Device::Cpu).unwrap();
         let q = Arc::new(QTensor::quantize(&w, GgmlDType::Q5_0).unwrap());
         for m in [1, 2, 7] {
             assert_same(q.clone(), m, (m * cols) as u64);
@@ -169,8 +163,7 @@ fn random_k_quants_match_candle() {
     // 256 = one block per row, 1280 = five; 16 and 48 rows = one and three
     // tiles; 1, 2, 3, 5 and 9 rows of activations (groups of 4 and tails).
     for (rows, cols) in [(16, 256), (48, 1280)] {
-        let w =
-            Tensor::from_vec(values(rows * cols, rows as u64), (rows, cols), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(values(rows * cols, rows as u64), (rows, cols), &Device::Cpu).unwrap();
         let q4k = Arc::new(QTensor::quantize(&w, GgmlDType::Q4K).unwrap());
         let q6k = Arc::new(QTensor::quantize(&w, GgmlDType::Q6K).unwrap());
         for m in [1, 2, 3, 5, 9] {

@@ -35,14 +35,21 @@ const MIN_RU_CHRF: f64 = 34.5;
 fn eval_run(set: &str, limit: usize) -> Vec<Value> {
     let out_dir = temp_dir(&format!("quality-{set}"));
     let out = run(&mut polybrief(&[
-        "eval", "run", "--set", set, "--limit", &limit.to_string(), "--format", "json",
-        "--data", eval_dir().to_str().unwrap(), "--out", out_dir.to_str().unwrap(),
+        "eval",
+        "run",
+        "--set",
+        set,
+        "--limit",
+        &limit.to_string(),
+        "--format",
+        "json",
+        "--data",
+        eval_dir().to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
     ]));
     assert!(out.status.success(), "eval run failed: {}", stderr(&out));
-    serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter::<Value>()
-        .map(|v| v.expect("JSON scores"))
-        .collect()
+    serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Value>().map(|v| v.expect("JSON scores")).collect()
 }
 
 fn f1(scores: &Value, kind: &str) -> f64 {

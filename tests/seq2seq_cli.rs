@@ -11,9 +11,7 @@ use std::process::Command;
 use common::*;
 
 fn fixture(family: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/seq2seq")
-        .join(family)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seq2seq").join(family)
 }
 
 /// The binary in a private cache, with a hub endpoint where nothing listens.
@@ -49,31 +47,17 @@ fn manifest(id: &str, family: &str, task: &str, languages: &str, files: &[&str])
 fn translator_without_hub_access_names_the_sources_tried() {
     let cache = tempfile::tempdir().unwrap();
     let article = cache.path().join("a.txt");
-    std::fs::write(
-        &article,
-        "The council opened the northern road on Monday. It cost 3 million euros.\n",
-    )
-    .unwrap();
+    std::fs::write(&article, "The council opened the northern road on Monday. It cost 3 million euros.\n").unwrap();
     let out = run(&mut isolated(
         cache.path(),
         None,
-        &[
-            "brief",
-            "--translator",
-            "opus-mt-en-ru",
-            "--langs",
-            "ru",
-            article.to_str().unwrap(),
-        ],
+        &["brief", "--translator", "opus-mt-en-ru", "--langs", "ru", article.to_str().unwrap()],
     ));
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("could not fetch"), "{err}");
     assert!(err.contains("sources tried"), "{err}");
-    assert!(
-        err.contains("hf-hub Helsinki-NLP/opus-mt-en-ru@"),
-        "{err}"
-    );
+    assert!(err.contains("hf-hub Helsinki-NLP/opus-mt-en-ru@"), "{err}");
 }
 
 #[test]
@@ -81,37 +65,15 @@ fn imported_fixture_models_summarize_and_translate() {
     let cache = tempfile::tempdir().unwrap();
     let models = cache.path().join("manifests");
     std::fs::create_dir_all(&models).unwrap();
-    let marian_files = [
-        "model.safetensors",
-        "config.json",
-        "generation_config.json",
-        "source.spm",
-        "target.spm",
-        "vocab.json",
-    ];
-    let bart_files = [
-        "model.safetensors",
-        "config.json",
-        "generation_config.json",
-        "vocab.json",
-        "merges.txt",
-    ];
+    let marian_files =
+        ["model.safetensors", "config.json", "generation_config.json", "source.spm", "target.spm", "vocab.json"];
+    let bart_files = ["model.safetensors", "config.json", "generation_config.json", "vocab.json", "merges.txt"];
     std::fs::write(
         models.join("tiny-marian.toml"),
-        manifest(
-            "tiny-marian",
-            "marian",
-            "translate",
-            "\"zh\"",
-            &marian_files,
-        ),
+        manifest("tiny-marian", "marian", "translate", "\"zh\"", &marian_files),
     )
     .unwrap();
-    std::fs::write(
-        models.join("tiny-bart.toml"),
-        manifest("tiny-bart", "bart", "summarize", "", &bart_files),
-    )
-    .unwrap();
+    std::fs::write(models.join("tiny-bart.toml"), manifest("tiny-bart", "bart", "summarize", "", &bart_files)).unwrap();
 
     for (id, family) in [("tiny-marian", "marian"), ("tiny-bart", "bart")] {
         let out = run(&mut isolated(
@@ -120,27 +82,12 @@ fn imported_fixture_models_summarize_and_translate() {
             &["models", "import", id, fixture(family).to_str().unwrap()],
         ));
         assert!(out.status.success(), "import {id}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("pins.lock"),
-            "import says where pins go: {}",
-            stderr(&out)
-        );
-        let lock = std::fs::read_to_string(cache.path().join("models").join(id).join("pins.lock"))
-            .unwrap();
+        assert!(stderr(&out).contains("pins.lock"), "import says where pins go: {}", stderr(&out));
+        let lock = std::fs::read_to_string(cache.path().join("models").join(id).join("pins.lock")).unwrap();
         let weights = std::fs::read(fixture(family).join("model.safetensors")).unwrap();
-        let line = lock
-            .lines()
-            .find(|l| l.starts_with("model.safetensors "))
-            .expect("weights pinned");
-        assert_eq!(
-            line.split_whitespace().nth(1).unwrap(),
-            weights.len().to_string()
-        );
-        let out = run(&mut isolated(
-            cache.path(),
-            Some(&models),
-            &["models", "verify", id],
-        ));
+        let line = lock.lines().find(|l| l.starts_with("model.safetensors ")).expect("weights pinned");
+        assert_eq!(line.split_whitespace().nth(1).unwrap(), weights.len().to_string());
+        let out = run(&mut isolated(cache.path(), Some(&models), &["models", "verify", id]));
         assert!(out.status.success(), "verify {id}: {}", stdout(&out));
     }
     // A changed file no longer matches the pin recorded at import.
@@ -150,15 +97,9 @@ fn imported_fixture_models_summarize_and_translate() {
         std::fs::copy(fixture("marian").join(f), bad.join(f)).unwrap();
     }
     std::fs::write(bad.join("vocab.json"), "{}").unwrap();
-    let out = run(&mut isolated(
-        cache.path(),
-        Some(&models),
-        &["models", "import", "tiny-marian", bad.to_str().unwrap()],
-    ));
-    assert!(
-        !out.status.success(),
-        "a file unlike its recorded pin is refused"
-    );
+    let out =
+        run(&mut isolated(cache.path(), Some(&models), &["models", "import", "tiny-marian", bad.to_str().unwrap()]));
+    assert!(!out.status.success(), "a file unlike its recorded pin is refused");
 
     let article = cache.path().join("a.txt");
     std::fs::write(&article, "The council opened the northern road on Monday. Three students counted the boats.\n\nThe museum painted a wooden tower.\n").unwrap();
@@ -180,42 +121,23 @@ fn imported_fixture_models_summarize_and_translate() {
             a,
         ],
     ));
-    let brief: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("JSON brief ({e}): {}", stderr(&out)));
+    let brief: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON brief ({e}): {}", stderr(&out)));
     assert_eq!(brief["task_models"]["summary"], "tiny-bart");
     assert_eq!(brief["task_models"]["zh"], "tiny-marian");
     assert!(!brief["summary"].as_str().unwrap().is_empty());
-    assert!(
-        !brief["translations"]["zh"].as_str().unwrap().is_empty(),
-        "{brief}"
-    );
+    assert!(!brief["translations"]["zh"].as_str().unwrap().is_empty(), "{brief}");
 
     let out = run(&mut isolated(
         cache.path(),
         Some(&models),
-        &[
-            "--offline",
-            "--translator",
-            "tiny-marian",
-            "translate",
-            "--to",
-            "zh",
-            a,
-        ],
+        &["--offline", "--translator", "tiny-marian", "translate", "--to", "zh", a],
     ));
     assert!(out.status.success(), "translate: {}", stderr(&out));
     // Two paragraphs in, two out.
-    assert_eq!(
-        stdout(&out).trim().split("\n\n").count(),
-        2,
-        "{}",
-        stdout(&out)
-    );
-    let out = run(&mut isolated(
-        cache.path(),
-        Some(&models),
-        &["--offline", "--summarizer", "tiny-bart", "summarize", a],
-    ));
+    assert_eq!(stdout(&out).trim().split("\n\n").count(), 2, "{}", stdout(&out));
+    let out =
+        run(&mut isolated(cache.path(), Some(&models), &["--offline", "--summarizer", "tiny-bart", "summarize", a]));
     assert!(out.status.success(), "summarize: {}", stderr(&out));
     assert!(!stdout(&out).trim().is_empty());
 
@@ -223,20 +145,8 @@ fn imported_fixture_models_summarize_and_translate() {
     let out = run(&mut isolated(
         cache.path(),
         Some(&models),
-        &[
-            "--offline",
-            "--translator",
-            "tiny-marian",
-            "translate",
-            "--to",
-            "ru",
-            a,
-        ],
+        &["--offline", "--translator", "tiny-marian", "translate", "--to", "ru", a],
     ));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("translates into zh"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("translates into zh"), "{}", stderr(&out));
 }

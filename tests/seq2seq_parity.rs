@@ -13,9 +13,7 @@ use serde_json::Value;
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture(family: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/seq2seq")
-        .join(family)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seq2seq").join(family)
 }
 
 fn reference(family: &str) -> Value {
@@ -24,27 +22,16 @@ fn reference(family: &str) -> Value {
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "different sizes");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 /// Token ids of every text equal `transformers`' tokenizer.
@@ -52,20 +39,12 @@ fn check_tokenizer(model: &Seq2Seq, r: &Value) {
     let texts = r["texts"].as_array().unwrap();
     for (text, single) in texts.iter().zip(r["single"].as_array().unwrap()) {
         let text = text.as_str().unwrap();
-        assert_eq!(
-            model.tokenizer().encode(text),
-            ids(&single["input_ids"]),
-            "ids of {text:?}"
-        );
+        assert_eq!(model.tokenizer().encode(text), ids(&single["input_ids"]), "ids of {text:?}");
     }
     let texts = r["tokenizer_texts"].as_array().unwrap();
     for (text, expected) in texts.iter().zip(r["tokenizer_ids"].as_array().unwrap()) {
         let text = text.as_str().unwrap();
-        assert_eq!(
-            model.tokenizer().encode(text),
-            ids(expected),
-            "ids of {text:?}"
-        );
+        assert_eq!(model.tokenizer().encode(text), ids(expected), "ids of {text:?}");
     }
 }
 
@@ -98,13 +77,7 @@ fn check_forward(model: &Seq2Seq, r: &Value) -> (f32, f32) {
 }
 
 /// The generation config of the model with the reference run's beam settings on top.
-fn configs(
-    model: &Seq2Seq,
-    r: &Value,
-) -> (
-    polybrief::seq2seq::GenerationConfig,
-    polybrief::seq2seq::GenerationConfig,
-) {
+fn configs(model: &Seq2Seq, r: &Value) -> (polybrief::seq2seq::GenerationConfig, polybrief::seq2seq::GenerationConfig) {
     let mut greedy = model.generation_config().clone();
     greedy.num_beams = 1;
     let mut beam = model.generation_config().clone();
@@ -126,16 +99,10 @@ fn configs(
 
 /// A batched reference row is the single output followed by fill tokens.
 fn assert_padded_row(row: &[u32], ours: &[u32], what: &str) {
-    assert!(
-        row.len() >= ours.len(),
-        "{what}: reference row shorter than ours"
-    );
+    assert!(row.len() >= ours.len(), "{what}: reference row shorter than ours");
     assert_eq!(&row[..ours.len()], ours, "{what}");
     let fill = &row[ours.len()..];
-    assert!(
-        fill.windows(2).all(|w| w[0] == w[1]),
-        "{what}: reference row tail {fill:?} is not padding"
-    );
+    assert!(fill.windows(2).all(|w| w[0] == w[1]), "{what}: reference row tail {fill:?} is not padding");
 }
 
 fn check_generation(model: &Seq2Seq, r: &Value) {
@@ -143,27 +110,14 @@ fn check_generation(model: &Seq2Seq, r: &Value) {
     let singles = r["single"].as_array().unwrap();
     let inputs: Vec<Vec<u32>> = singles.iter().map(|s| ids(&s["input_ids"])).collect();
     for (input, single) in inputs.iter().zip(singles) {
-        let greedy = model
-            .generate_ids(std::slice::from_ref(input), &greedy_cfg)
-            .unwrap();
-        assert_eq!(
-            greedy[0],
-            ids(&single["greedy"]),
-            "greedy output of {input:?}"
-        );
-        let beam = model
-            .generate_ids(std::slice::from_ref(input), &beam_cfg)
-            .unwrap();
+        let greedy = model.generate_ids(std::slice::from_ref(input), &greedy_cfg).unwrap();
+        assert_eq!(greedy[0], ids(&single["greedy"]), "greedy output of {input:?}");
+        let beam = model.generate_ids(std::slice::from_ref(input), &beam_cfg).unwrap();
         assert_eq!(beam[0], ids(&single["beam"]), "beam output of {input:?}");
     }
     let greedy = model.generate_ids(&inputs, &greedy_cfg).unwrap();
     let beam = model.generate_ids(&inputs, &beam_cfg).unwrap();
-    for (i, row) in r["batched"]["greedy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
+    for (i, row) in r["batched"]["greedy"].as_array().unwrap().iter().enumerate() {
         assert_padded_row(&ids(row), &greedy[i], &format!("batched greedy row {i}"));
     }
     for (i, row) in r["batched"]["beam"].as_array().unwrap().iter().enumerate() {
@@ -172,16 +126,8 @@ fn check_generation(model: &Seq2Seq, r: &Value) {
 }
 
 fn check_decoding(model: &Seq2Seq, r: &Value) {
-    for (single, text) in r["single"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(r["decoded"].as_array().unwrap())
-    {
-        assert_eq!(
-            model.tokenizer().decode(&ids(&single["greedy"])),
-            text.as_str().unwrap()
-        );
+    for (single, text) in r["single"].as_array().unwrap().iter().zip(r["decoded"].as_array().unwrap()) {
+        assert_eq!(model.tokenizer().decode(&ids(&single["greedy"])), text.as_str().unwrap());
     }
 }
 
@@ -190,26 +136,11 @@ fn marian_tokenizer_matches_transformers() {
     let r = reference("marian");
     let model = Seq2Seq::load(&fixture("marian")).unwrap();
     check_tokenizer(&model, &r);
-    let Seq2SeqTokenizer::Marian(tok) = model.tokenizer() else {
-        panic!("not a Marian tokenizer")
-    };
-    for (text, expected) in r["target_texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(r["target_ids"].as_array().unwrap())
-    {
-        assert_eq!(
-            tok.encode_target(text.as_str().unwrap()),
-            ids(expected),
-            "target ids of {text}"
-        );
+    let Seq2SeqTokenizer::Marian(tok) = model.tokenizer() else { panic!("not a Marian tokenizer") };
+    for (text, expected) in r["target_texts"].as_array().unwrap().iter().zip(r["target_ids"].as_array().unwrap()) {
+        assert_eq!(tok.encode_target(text.as_str().unwrap()), ids(expected), "target ids of {text}");
     }
-    for (expected_ids, text) in r["target_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(r["target_decoded"].as_array().unwrap())
+    for (expected_ids, text) in r["target_ids"].as_array().unwrap().iter().zip(r["target_decoded"].as_array().unwrap())
     {
         assert_eq!(tok.decode(&ids(expected_ids)), text.as_str().unwrap());
     }

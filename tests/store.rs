@@ -130,18 +130,15 @@ fn serve(
     let data = match path.strip_prefix("/cdn") {
         Some(real) if redirect => files.get(real),
         None if redirect && files.contains_key(&path) => {
-            let head = format!(
-                "HTTP/1.1 302 Found\r\nLocation: /cdn{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+            let head =
+                format!("HTTP/1.1 302 Found\r\nLocation: /cdn{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             return out.write_all(head.as_bytes());
         }
         None => files.get(&path),
         Some(_) => None,
     };
     let Some(data) = data else {
-        return out.write_all(
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
+        return out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     };
     let start = match &range {
         Some(r) if !knobs.ignore_range.load(Ordering::SeqCst) => r
@@ -244,13 +241,11 @@ impl Sandbox {
     /// Names in the model's cache folder, sorted.
     fn cache_entries(&self) -> Vec<String> {
         let Ok(rd) = std::fs::read_dir(self.model_dir()) else { return vec![] };
-        let mut v: Vec<String> =
-            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> = rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
 }
-
 
 fn hub_manifest(size: usize, sha256: &str) -> String {
     format!(
@@ -429,12 +424,8 @@ fn offline_uses_a_matching_file_from_the_hugging_face_cache() {
     let data = generated_bytes(1 << 20, 6);
     let sb = Sandbox::new(&closed_port_endpoint());
     sb.write_manifest(&hub_manifest(data.len(), &sha256_hex(&data)));
-    let snapshot = sb
-        .path("hf")
-        .join("hub")
-        .join(format!("models--{}", REPO.replace('/', "--")))
-        .join("snapshots")
-        .join(REV);
+    let snapshot =
+        sb.path("hf").join("hub").join(format!("models--{}", REPO.replace('/', "--"))).join("snapshots").join(REV);
     std::fs::create_dir_all(&snapshot).unwrap();
     std::fs::write(snapshot.join(FILE), &data).unwrap();
 
@@ -452,10 +443,8 @@ fn concurrent_pulls_leave_one_good_file() {
     let sb = Sandbox::new(&server.endpoint());
     sb.write_manifest(&hub_manifest(data.len(), &sha256_hex(&data)));
 
-    let a =
-        sb.command(&["models", "pull", ID]).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let b =
-        sb.command(&["models", "pull", ID]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let a = sb.command(&["models", "pull", ID]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let b = sb.command(&["models", "pull", ID]).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success(), "{}", stderr(&a));
     assert!(b.status.success(), "{}", stderr(&b));
@@ -473,9 +462,7 @@ fn record_b64(bytes: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut s = String::new();
     for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..=c.len() {
             s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
         }
@@ -497,23 +484,18 @@ fn build_wheel(dir: &Path, name: &str, version: &str, data: &[u8]) -> (PathBuf, 
         ),
         (
             format!("{dist_info}/WHEEL"),
-            b"Wheel-Version: 1.0\nGenerator: polybrief-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-                .to_vec(),
+            b"Wheel-Version: 1.0\nGenerator: polybrief-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
         ),
     ];
     let mut record = String::new();
     for (path, bytes) in &members {
-        record +=
-            &format!("{path},sha256={},{}\n", record_b64(&Sha256::digest(bytes)), bytes.len());
+        record += &format!("{path},sha256={},{}\n", record_b64(&Sha256::digest(bytes)), bytes.len());
     }
     record += &format!("{dist_info}/RECORD,,\n");
     let path = dir.join(format!("{pkg}-{version}-py3-none-any.whl"));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (p, bytes) in
-        members.iter().chain(std::iter::once(&(format!("{dist_info}/RECORD"), record.into_bytes())))
-    {
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (p, bytes) in members.iter().chain(std::iter::once(&(format!("{dist_info}/RECORD"), record.into_bytes()))) {
         zip.start_file(p.as_str(), opts).unwrap();
         zip.write_all(bytes).unwrap();
     }
@@ -667,10 +649,7 @@ fn unknown_model_is_bad_input_listing_known_ids() {
     let out = sb.run(&["models", "pull", "no-such-model"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(
-        err.contains("no-such-model") && err.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"),
-        "{err}"
-    );
+    assert!(err.contains("no-such-model") && err.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"), "{err}");
 }
 
 #[test]

@@ -28,8 +28,7 @@ fn tokenizer() -> &'static Tokenizer {
 fn load_tokenizer() -> Tokenizer {
     let path = common::model_path(common::FAST_MODEL);
     let mut file = File::open(&path).unwrap();
-    let content = Content::read(&mut file)
-        .unwrap_or_else(|e| panic!("{} is not a readable GGUF: {e}", path.display()));
+    let content = Content::read(&mut file).unwrap_or_else(|e| panic!("{} is not a readable GGUF: {e}", path.display()));
     Tokenizer::from_gguf(&content).unwrap()
 }
 
@@ -50,8 +49,7 @@ fn cases() -> &'static (Value, Vec<Case>) {
 }
 
 fn read_cases() -> (Value, Vec<Case>) {
-    let fixture = std::fs::read_to_string(FIXTURE)
-        .expect("fixture missing: run tests/tools/make_tokenizer_fixture.py");
+    let fixture = std::fs::read_to_string(FIXTURE).expect("fixture missing: run tests/tools/make_tokenizer_fixture.py");
     let mut lines = fixture.lines();
     let header: Value = serde_json::from_str(lines.next().expect("empty fixture")).unwrap();
     let mut files: HashMap<String, String> = HashMap::new();
@@ -59,10 +57,7 @@ fn read_cases() -> (Value, Vec<Case>) {
         .map(|line| {
             let record: Value = serde_json::from_str(line).unwrap();
             let (name, mut text) = match (record.get("text"), record.get("source")) {
-                (Some(text), _) => (
-                    format!("{:?}", text.as_str().unwrap()),
-                    text.as_str().unwrap().to_string(),
-                ),
+                (Some(text), _) => (format!("{:?}", text.as_str().unwrap()), text.as_str().unwrap().to_string()),
                 (None, Some(source)) => {
                     let source = source.as_str().unwrap();
                     let file = files.entry(source.to_string()).or_insert_with(|| {
@@ -73,10 +68,7 @@ fn read_cases() -> (Value, Vec<Case>) {
                     match record.get("line").and_then(Value::as_u64) {
                         None => (source.to_string(), file.clone()),
                         Some(n) => {
-                            let text = file
-                                .split('\n')
-                                .nth(n as usize - 1)
-                                .expect("line beyond end of file");
+                            let text = file.split('\n').nth(n as usize - 1).expect("line beyond end of file");
                             (format!("{source}:{n}"), text.to_string())
                         }
                     }
@@ -86,19 +78,8 @@ fn read_cases() -> (Value, Vec<Case>) {
             if let Some(frame) = record.get("wrap").and_then(Value::as_str) {
                 text = frame.replace("{text}", &text);
             }
-            let ids = record["ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as u32)
-                .collect();
-            Case {
-                name,
-                text,
-                special: record["special"].as_bool().unwrap(),
-                ids,
-                record,
-            }
+            let ids = record["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            Case { name, text, special: record["special"].as_bool().unwrap(), ids, record }
         })
         .collect();
     (header, cases)
@@ -106,10 +87,7 @@ fn read_cases() -> (Value, Vec<Case>) {
 
 /// Ids with the text of each token, for reading a mismatch.
 fn spelled(tok: &Tokenizer, ids: &[u32]) -> String {
-    ids.iter()
-        .map(|&id| format!("{id}:{:?}", tok.decode(&[id])))
-        .collect::<Vec<_>>()
-        .join(" ")
+    ids.iter().map(|&id| format!("{id}:{:?}", tok.decode(&[id]))).collect::<Vec<_>>().join(" ")
 }
 
 #[test]
@@ -122,11 +100,7 @@ fn ids_equal_llama_cpp() {
     for case in cases {
         let ours = tok.encode(&case.text, case.special);
         if ours != case.ids {
-            let first_diff = ours
-                .iter()
-                .zip(&case.ids)
-                .take_while(|(a, b)| a == b)
-                .count();
+            let first_diff = ours.iter().zip(&case.ids).take_while(|(a, b)| a == b).count();
             mismatches.push(format!(
                 "{} (parse_special={}), first difference at token {first_diff}:\n  llama.cpp: {}\n  ours:      {}",
                 case.name,
@@ -148,12 +122,7 @@ fn ids_equal_llama_cpp() {
         "{} of {} texts tokenized differently from llama.cpp; first ones:\n{}",
         mismatches.len(),
         cases.len(),
-        mismatches
-            .iter()
-            .take(5)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        mismatches.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
     );
 }
 
@@ -163,20 +132,10 @@ fn vocabulary_and_end_tokens_match_llama_cpp() {
     let (header, _) = cases();
     assert_eq!(tok.vocab_size() as u64, header["n_vocab"].as_u64().unwrap());
     let eos = header["token_eos"].as_u64().unwrap() as u32;
-    assert!(
-        tok.eos_ids().contains(&eos),
-        "eos_ids {:?} lack llama.cpp's eos {eos}",
-        tok.eos_ids()
-    );
+    assert!(tok.eos_ids().contains(&eos), "eos_ids {:?} lack llama.cpp's eos {eos}", tok.eos_ids());
     for end in ["<|im_end|>", "<|endoftext|>"] {
-        let id = tok
-            .token_id(end)
-            .unwrap_or_else(|| panic!("{end} not in the vocabulary"));
-        assert!(
-            tok.eos_ids().contains(&id),
-            "{end} ({id}) missing from eos_ids {:?}",
-            tok.eos_ids()
-        );
+        let id = tok.token_id(end).unwrap_or_else(|| panic!("{end} not in the vocabulary"));
+        assert!(tok.eos_ids().contains(&id), "{end} ({id}) missing from eos_ids {:?}", tok.eos_ids());
         // The id names a token whose text is the name again.
         assert_eq!(tok.decode(&[id]), end);
     }
@@ -208,19 +167,11 @@ fn skipping_specials_renders_like_llama_cpp() {
     let mut checked = 0;
     for case in cases {
         if let Some(plain) = case.record.get("detokenized_plain").and_then(Value::as_str) {
-            assert_eq!(
-                tok.decode_with(&case.ids, Specials::Skip),
-                plain,
-                "{}",
-                case.name
-            );
+            assert_eq!(tok.decode_with(&case.ids, Specials::Skip), plain, "{}", case.name);
             checked += 1;
         }
     }
-    assert!(
-        checked > 20,
-        "only {checked} records carry llama.cpp's plain rendering"
-    );
+    assert!(checked > 20, "only {checked} records carry llama.cpp's plain rendering");
 }
 
 #[test]
@@ -234,8 +185,7 @@ fn stream_yields_the_decoded_text_in_whole_characters() {
             let mut text = String::new();
             for &id in &case.ids {
                 let piece = stream.push(tok, id);
-                held_back +=
-                    usize::from(piece.is_empty() && !tok.decode_with(&[id], specials).is_empty());
+                held_back += usize::from(piece.is_empty() && !tok.decode_with(&[id], specials).is_empty());
                 text.push_str(&piece);
             }
             text.push_str(&stream.finish());
@@ -250,10 +200,7 @@ fn stream_yields_the_decoded_text_in_whole_characters() {
 fn encoding_an_article_takes_milliseconds() {
     let tok = tokenizer();
     let (_, cases) = cases();
-    let articles: Vec<&Case> = cases
-        .iter()
-        .filter(|c| c.name.contains("articles.txt") && !c.special)
-        .collect();
+    let articles: Vec<&Case> = cases.iter().filter(|c| c.name.contains("articles.txt") && !c.special).collect();
     assert!(!articles.is_empty());
     // Warm up, then time each article.
     for c in &articles {
@@ -265,13 +212,7 @@ fn encoding_an_article_takes_milliseconds() {
         ids += tok.encode(&c.text, false).len();
     }
     let per_1000 = start.elapsed().as_secs_f64() * 1000.0 / (ids as f64 / 1000.0);
-    eprintln!(
-        "encoded {} articles, {ids} tokens: {per_1000:.2} ms per 1000 tokens",
-        articles.len()
-    );
+    eprintln!("encoded {} articles, {ids} tokens: {per_1000:.2} ms per 1000 tokens", articles.len());
     // Generous bound for a shared 2-core machine; a few ms is the expected figure.
-    assert!(
-        per_1000 < 50.0,
-        "encoding took {per_1000:.1} ms per 1000 tokens"
-    );
+    assert!(per_1000 < 50.0, "encoding took {per_1000:.1} ms per 1000 tokens");
 }

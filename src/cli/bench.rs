@@ -150,10 +150,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             "prompt {} tokens, {} new tokens, {threads} threads, median of {runs} alternating runs per engine",
             args.prompt_tokens, args.new_tokens
         );
-        println!(
-            "{:<36} {:<10} {:>12} {:>11} {:>12}",
-            "model", "engine", "prefill t/s", "decode t/s", "peak RSS MB"
-        );
+        println!("{:<36} {:<10} {:>12} {:>11} {:>12}", "model", "engine", "prefill t/s", "decode t/s", "peak RSS MB");
     }
     // Each model's result is printed as soon as it is measured (a JSON
     // object per line with --format json): a run of both models takes long.
@@ -169,13 +166,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             eprintln!("bench {id}: run {}/{runs}", run + 1);
             ours.push(run_polybrief(gguf, &prompt_ids, args.new_tokens, threads)?);
             if !args.no_llama_cpp {
-                theirs.push(run_llama_cpp(
-                    &args.python,
-                    gguf,
-                    &prompt_ids,
-                    args.new_tokens,
-                    threads,
-                )?);
+                theirs.push(run_llama_cpp(&args.python, gguf, &prompt_ids, args.new_tokens, threads)?);
             }
         }
         let polybrief = median_speed(&ours);
@@ -184,8 +175,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
             prefill: polybrief.prefill_tps / l.prefill_tps,
             decode: polybrief.decode_tps / l.decode_tps,
         });
-        let brief_s =
-            if args.briefs { Some(time_briefs(config, id, &args.eval_dir)?) } else { None };
+        let brief_s = if args.briefs { Some(time_briefs(config, id, &args.eval_dir)?) } else { None };
         let row = Row {
             model: id.clone(),
             threads,
@@ -219,10 +209,7 @@ fn print_row(r: &Row) {
         line("llama.cpp", l);
     }
     if let Some(ratio) = &r.ratio {
-        println!(
-            "{:<36} {:<10} {:>11.2}x {:>10.2}x",
-            r.model, "ratio", ratio.prefill, ratio.decode
-        );
+        println!("{:<36} {:<10} {:>11.2}x {:>10.2}x", r.model, "ratio", ratio.prefill, ratio.decode);
     }
     if let Some(b) = &r.brief_s {
         println!(
@@ -236,8 +223,7 @@ fn print_row(r: &Row) {
 /// The first `n` tokens of the benchmark prose (repeated if need be), from
 /// the model file's own tokenizer.
 fn bench_prompt(gguf: &Path, n: usize) -> anyhow::Result<Vec<u32>> {
-    let mut file =
-        std::fs::File::open(gguf).with_context(|| format!("cannot open {}", gguf.display()))?;
+    let mut file = std::fs::File::open(gguf).with_context(|| format!("cannot open {}", gguf.display()))?;
     let content = gguf_file::Content::read(&mut file)
         .with_context(|| format!("{} is not a readable GGUF file", gguf.display()))?;
     let tokenizer = Tokenizer::from_gguf(&content)?;
@@ -267,12 +253,7 @@ fn worker(gguf: &Path, prompt_ids: &str, new_tokens: usize) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_polybrief(
-    gguf: &Path,
-    prompt_ids: &str,
-    new_tokens: usize,
-    threads: usize,
-) -> anyhow::Result<Speed> {
+fn run_polybrief(gguf: &Path, prompt_ids: &str, new_tokens: usize, threads: usize) -> anyhow::Result<Speed> {
     let exe = std::env::current_exe().context("cannot find the polybrief executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("bench")
@@ -312,11 +293,8 @@ fn run_llama_cpp(
 
 /// Runs `cmd` (stderr shown) and reads the JSON speed it prints last.
 fn child_json(mut cmd: Command, what: &str) -> anyhow::Result<Speed> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run {what}"))?;
+    let out =
+        cmd.stdin(Stdio::null()).stderr(Stdio::inherit()).output().with_context(|| format!("cannot run {what}"))?;
     anyhow::ensure!(out.status.success(), "{what} failed ({})", out.status);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or("");
@@ -380,8 +358,7 @@ fn time_briefs(config: &Config, id: &str, eval_dir: &Path) -> anyhow::Result<Bri
 /// output projection that have a kernel of ours, for one activation row
 /// (decode) and 64 rows (prefill).
 fn kernel_times(id: &str, gguf: &Path) -> anyhow::Result<()> {
-    let mut file =
-        std::fs::File::open(gguf).with_context(|| format!("cannot open {}", gguf.display()))?;
+    let mut file = std::fs::File::open(gguf).with_context(|| format!("cannot open {}", gguf.display()))?;
     let content = gguf_file::Content::read(&mut file)
         .with_context(|| format!("{} is not a readable GGUF file", gguf.display()))?;
     let mut names: Vec<&String> = content
@@ -394,14 +371,7 @@ fn kernel_times(id: &str, gguf: &Path) -> anyhow::Result<()> {
     println!("{id}: ms per product, {threads} thread(s)");
     println!(
         "{:<26} {:>6} {:>5} {:>11} {:>9} {:>11} {:>9} {:>8}",
-        "tensor",
-        "kernel",
-        "rows",
-        "candle cpu",
-        "ours cpu",
-        "candle wall",
-        "ours wall",
-        "cpu gain"
+        "tensor", "kernel", "rows", "candle cpu", "ours cpu", "candle wall", "ours wall", "cpu gain"
     );
     for name in names {
         let w = Arc::new(content.tensor(&mut file, name, &candle_core::Device::Cpu)?);
@@ -419,8 +389,7 @@ fn kernel_times(id: &str, gguf: &Path) -> anyhow::Result<()> {
             if m > 1 && ours.kernel() == "Q6_K" {
                 continue;
             }
-            let x =
-                candle_core::Tensor::randn(0f32, 1f32, (1, m, cols), &candle_core::Device::Cpu)?;
+            let x = candle_core::Tensor::randn(0f32, 1f32, (1, m, cols), &candle_core::Device::Cpu)?;
             let t_candle = time_per_call(|| candle.forward(&x).map(drop))?;
             let t_ours = time_per_call(|| ours.forward(&x).map(drop))?;
             println!(

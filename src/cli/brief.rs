@@ -40,8 +40,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let langs: Vec<String> = args.langs.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let options = BriefOptions { langs: langs.clone(), ..args.generation.brief_options() };
     if let Some(out) = &args.out {
-        std::fs::create_dir_all(out)
-            .with_context(|| format!("cannot create output folder {}", out.display()))?;
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create output folder {}", out.display()))?;
         remove_stale_temporaries(out);
     }
     let items: Vec<_> = ArticleReader::new(&args.inputs, true).collect();
@@ -172,8 +171,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().context("output path has no file name")?.to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = std::fs::File::create(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;

@@ -33,10 +33,7 @@ pub fn run(args: Args, _config: &Config) -> anyhow::Result<ExitCode> {
     // A single plain file prints bare text; anything that may hold several
     // articles gets a header per article.
     let several = args.inputs.len() > 1
-        || args
-            .inputs
-            .iter()
-            .any(|p| p.is_dir() || p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl")));
+        || args.inputs.iter().any(|p| p.is_dir() || p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl")));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut read = 0usize;

@@ -75,11 +75,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
                 if was_cached {
                     eprintln!("polybrief: {} is already cached", m.id);
                 } else {
-                    eprintln!(
-                        "polybrief: {} ready in {:.1} s",
-                        m.id,
-                        started.elapsed().as_secs_f64()
-                    );
+                    eprintln!("polybrief: {} ready in {:.1} s", m.id, started.elapsed().as_secs_f64());
                 }
                 println!("{}", local.primary().display());
             }
@@ -90,11 +86,8 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
                 // Models with at least one file in the cache (an empty folder
                 // may be left by an offline attempt).
                 let dir_has = |m: &Manifest, name: &str| store.model_dir(&m.id).join(name).exists();
-                let cached: Vec<&Manifest> = catalog
-                    .models()
-                    .iter()
-                    .filter(|m| m.files.iter().any(|f| dir_has(m, &f.name)))
-                    .collect();
+                let cached: Vec<&Manifest> =
+                    catalog.models().iter().filter(|m| m.files.iter().any(|f| dir_has(m, &f.name))).collect();
                 if cached.is_empty() {
                     eprintln!("polybrief: no model is cached; nothing to verify");
                 }
@@ -110,10 +103,9 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
                         FileCheck::Missing => {
                             format!("MISSING (fetch it with `polybrief models pull {}`)", m.id)
                         }
-                        FileCheck::Bad(why) => format!(
-                            "BAD: {why} (it will be replaced on the next `polybrief models pull {}`)",
-                            m.id
-                        ),
+                        FileCheck::Bad(why) => {
+                            format!("BAD: {why} (it will be replaced on the next `polybrief models pull {}`)", m.id)
+                        }
                     };
                     all_good &= check == FileCheck::Good;
                     println!("{} {}: {verdict}", m.id, spec.name);

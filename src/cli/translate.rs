@@ -21,10 +21,8 @@ pub struct Args {
 
 pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     let lang = args.to.clone();
-    let options = polybrief::pipeline::BriefOptions {
-        langs: vec![lang.clone()],
-        ..args.segments.generation.brief_options()
-    };
+    let options =
+        polybrief::pipeline::BriefOptions { langs: vec![lang.clone()], ..args.segments.generation.brief_options() };
     // An unknown language is bad usage: say so before loading a model.
     polybrief::pipeline::Prompts::load(config.prompts_dir.as_deref(), config.glossary.as_deref())?
         .language(&lang)
@@ -32,8 +30,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     task::run(&args.segments, options, config, "translating", |p, texts| {
         // Every paragraph of every text, translated in batches, then joined
         // back per text.
-        let paragraphs: Vec<Vec<&str>> =
-            texts.iter().map(|t| polybrief::ingest::sentences::paragraphs(t)).collect();
+        let paragraphs: Vec<Vec<&str>> = texts.iter().map(|t| polybrief::ingest::sentences::paragraphs(t)).collect();
         let all: Vec<&str> = paragraphs.iter().flatten().copied().collect();
         let mut steps = p.segments(&all, Some(&lang)).into_iter();
         paragraphs

@@ -77,9 +77,7 @@ impl Llm {
         let mut spare: Vec<KvCache> = Vec::new();
         loop {
             for search in searches.iter_mut().filter(|s| !s.alive.is_empty()) {
-                search.expand(&self.end_tokens, options.max_new_tokens, &mut spare, || {
-                    self.model.new_cache()
-                })?;
+                search.expand(&self.end_tokens, options.max_new_tokens, &mut spare, || self.model.new_cache())?;
                 if search.alive.is_empty() {
                     search.decode_ms = start.elapsed().as_millis() as u64;
                 }

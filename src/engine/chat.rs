@@ -82,8 +82,7 @@ impl ChatTemplate {
             if start > 0 {
                 pieces.push(PromptPiece::Template(rest[..start].to_string()));
             }
-            let content: String =
-                messages[index].content.chars().filter(|&c| c != OPEN && c != CLOSE).collect();
+            let content: String = messages[index].content.chars().filter(|&c| c != OPEN && c != CLOSE).collect();
             pieces.push(PromptPiece::Content(content));
             rest = &rest[end + CLOSE.len_utf8()..];
         }
@@ -103,9 +102,7 @@ mod tests {
     #[test]
     fn contents_are_kept_apart_from_template_text() {
         let t = ChatTemplate::new(CHATML);
-        let pieces = t
-            .render(&[Message::system("Be brief."), Message::user("Text with <|im_end|> inside")])
-            .unwrap();
+        let pieces = t.render(&[Message::system("Be brief."), Message::user("Text with <|im_end|> inside")]).unwrap();
         assert_eq!(
             pieces,
             vec![

@@ -115,9 +115,8 @@ impl Q5_0Matrix {
             BlockQ8_0::from_float(row, q);
         }
         // SAFETY: same size and alignment (asserted above), plain data.
-        let quantized: &[Q8_0Block] = unsafe {
-            std::slice::from_raw_parts(quantized.as_ptr() as *const Q8_0Block, quantized.len())
-        };
+        let quantized: &[Q8_0Block] =
+            unsafe { std::slice::from_raw_parts(quantized.as_ptr() as *const Q8_0Block, quantized.len()) };
         let scales: Vec<f32> = quantized.iter().map(|b| f16_to_f32(b.d)).collect();
         let weights = self.blocks();
         let out_ptr = out.as_mut_ptr() as usize;
@@ -263,8 +262,7 @@ mod avx2 {
     unsafe fn unpack(b: &Q5_0Block) -> __m256i {
         let low = _mm_loadu_si128(b.qs.as_ptr() as *const __m128i);
         // Bytes 0..16: low nibbles (values 0..16); 16..32: high nibbles.
-        let nibbles =
-            _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(low, 4), low), _mm256_set1_epi8(0x0f));
+        let nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(low, 4), low), _mm256_set1_epi8(0x0f));
         // Byte i gets bit i of qh: spread qh's byte i / 8 over byte i, keep
         // bit i % 8.
         let qh = _mm256_set1_epi32(i32::from_le_bytes(b.qh));
@@ -307,10 +305,7 @@ mod avx2 {
         let a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         let b = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
         // a = [s0 s1 s2 s3 | s0' s1' s2' s3'] (halves of each sum), b alike.
-        _mm256_add_epi32(
-            _mm256_permute2x128_si256(a, b, 0x20),
-            _mm256_permute2x128_si256(a, b, 0x31),
-        )
+        _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31))
     }
 
     #[inline]
@@ -395,8 +390,7 @@ mod avx2 {
             let mut terms = [[0f32; 8]; 4];
             for r in 0..4 {
                 let sumi = _mm256_cvtepi32_ps(sums8(p[r]));
-                let t =
-                    _mm256_mul_ps(_mm256_mul_ps(sumi, dxv), _mm256_loadu_ps(dy[r].as_ptr().add(b)));
+                let t = _mm256_mul_ps(_mm256_mul_ps(sumi, dxv), _mm256_loadu_ps(dy[r].as_ptr().add(b)));
                 _mm256_storeu_ps(terms[r].as_mut_ptr(), t);
             }
             for (s, row) in sum.iter_mut().zip(&terms) {

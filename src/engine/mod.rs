@@ -155,16 +155,12 @@ impl Llm {
     /// Loads a Qwen2-family GGUF file.
     pub fn load(path: &Path) -> anyhow::Result<Llm> {
         let device = Device::Cpu;
-        let mut file = std::fs::File::open(path)
-            .with_context(|| format!("cannot open model file {}", path.display()))?;
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("cannot open model file {}", path.display()))?;
         let content = gguf_file::Content::read(&mut file)
             .with_context(|| format!("{} is not a readable GGUF file", path.display()))?;
         let arch = metadata_str(&content, "general.architecture")?;
-        anyhow::ensure!(
-            arch == "qwen2",
-            "{} is a {arch} model; this engine runs qwen2 models",
-            path.display()
-        );
+        anyhow::ensure!(arch == "qwen2", "{} is a {arch} model; this engine runs qwen2 models", path.display());
         let tokenizer = Tokenizer::from_gguf(&content)?;
         let template = ChatTemplate::new(metadata_str(&content, "tokenizer.chat_template")?);
         let end_tokens = tokenizer.eos_ids().to_vec();
@@ -229,11 +225,7 @@ impl Llm {
     }
 
     /// The assistant's reply to `messages`.
-    pub fn generate(
-        &mut self,
-        messages: &[Message],
-        options: &GenerationOptions,
-    ) -> anyhow::Result<Generation> {
+    pub fn generate(&mut self, messages: &[Message], options: &GenerationOptions) -> anyhow::Result<Generation> {
         let mut replies = self.generate_batch(&[Conversation::from(messages.to_vec())], options)?;
         Ok(replies.pop().expect("one reply per conversation"))
     }
@@ -358,7 +350,11 @@ impl Llm {
     /// The tokens of `conversation` and the length of its system turn
     /// ([`Llm::encode_chat_turns`]), if they leave room in the context for
     /// `options.max_new_tokens`.
-    fn encode_prompt(&self, conversation: &Conversation, options: &GenerationOptions) -> anyhow::Result<(Vec<u32>, usize)> {
+    fn encode_prompt(
+        &self,
+        conversation: &Conversation,
+        options: &GenerationOptions,
+    ) -> anyhow::Result<(Vec<u32>, usize)> {
         let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;
         anyhow::ensure!(
             prompt.len() + options.max_new_tokens <= self.context_length,

@@ -60,7 +60,9 @@ impl PromptCache {
             return None;
         }
         let mut layers = Vec::new();
-        while let (Some(k), Some(v)) = (tensors.get(&format!("k.{}", layers.len())), tensors.get(&format!("v.{}", layers.len()))) {
+        while let (Some(k), Some(v)) =
+            (tensors.get(&format!("k.{}", layers.len())), tensors.get(&format!("v.{}", layers.len())))
+        {
             layers.push((k.clone(), v.clone()));
         }
         if layers.len() != n_layer {

@@ -42,9 +42,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_gguf(ct: &gguf_file::Content) -> Result<Config> {
-        let get = |k: &str| {
-            ct.metadata.get(k).ok_or_else(|| candle_core::Error::Msg(format!("GGUF has no `{k}`")))
-        };
+        let get = |k: &str| ct.metadata.get(k).ok_or_else(|| candle_core::Error::Msg(format!("GGUF has no `{k}`")));
         let n_head = get("qwen2.attention.head_count")?.to_u32()? as usize;
         let hidden = get("qwen2.embedding_length")?.to_u32()? as usize;
         Ok(Config {
@@ -401,7 +399,7 @@ impl Qwen2 {
         let flat: Vec<u32> = tokens.concat();
         let ids = Tensor::new(flat.as_slice(), &device)?;
         let mut x = self.embeddings.embedding(&ids)?.unsqueeze(0)?; // (1, rows, hidden)
-        // (sequence, position) of each row.
+                                                                    // (sequence, position) of each row.
         let rows: Vec<(usize, usize)> = tokens
             .iter()
             .zip(caches.iter())
@@ -419,14 +417,7 @@ impl Qwen2 {
             for (r, &(i, _)) in rows.iter().enumerate() {
                 let row = |t: &Tensor| t.narrow(1, r, 1);
                 let (cos, sin) = &rotary[r];
-                let (q, k, v) = block.attention.split_heads(
-                    &row(&q)?,
-                    &row(&k)?,
-                    &row(&v)?,
-                    cos,
-                    sin,
-                    &self.config,
-                )?;
+                let (q, k, v) = block.attention.split_heads(&row(&q)?, &row(&k)?, &row(&v)?, cos, sin, &self.config)?;
                 // Rows of one sequence come in order: each appends its key
                 // and value, then attends over the positions up to its own.
                 ys.push(block.attention.attend(&q, &k, &v, &mut caches[i].layers[l], None, &self.config)?);
@@ -446,13 +437,7 @@ impl Qwen2 {
 impl Attention {
     /// Queries, keys and values of `x` (`(1, seq, hidden)`), as heads
     /// `(1, heads, seq, head_dim)` with rotary positions applied.
-    fn project(
-        &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        c: &Config,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    fn project(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, c: &Config) -> Result<(Tensor, Tensor, Tensor)> {
         let (q, k, v) = (self.wq.forward(x)?, self.wk.forward(x)?, self.wv.forward(x)?);
         self.split_heads(&q, &k, &v, cos, sin, c)
     }
@@ -615,22 +600,18 @@ fn gemm_f32(
 /// Additive mask `(seq, start + seq)`: 0 where a query may look, -inf after it.
 fn causal_mask(seq: usize, start: usize, device: &Device) -> Result<Tensor> {
     let kv = start + seq;
-    let mask: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..kv).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask: Vec<f32> =
+        (0..seq).flat_map(|i| (0..kv).map(move |j| if j > start + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (seq, kv), device)
 }
 
 /// Rotary position tables `(context, head_dim / 2)`.
 fn rotary_tables(c: &Config, device: &Device) -> Result<(Tensor, Tensor)> {
-    let inv_freq: Vec<f32> = (0..c.head_dim)
-        .step_by(2)
-        .map(|i| 1.0 / c.rope_freq_base.powf(i as f32 / c.head_dim as f32))
-        .collect();
+    let inv_freq: Vec<f32> =
+        (0..c.head_dim).step_by(2).map(|i| 1.0 / c.rope_freq_base.powf(i as f32 / c.head_dim as f32)).collect();
     let inv_freq = Tensor::new(inv_freq.as_slice(), device)?;
-    let positions = Tensor::arange(0u32, c.context_length as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((c.context_length, 1))?;
+    let positions =
+        Tensor::arange(0u32, c.context_length as u32, device)?.to_dtype(DType::F32)?.reshape((c.context_length, 1))?;
     let angles = positions.broadcast_mul(&inv_freq.unsqueeze(0)?)?;
     Ok((angles.cos()?, angles.sin()?))
 }
@@ -661,13 +642,24 @@ mod tests {
         let from = cache(6, 0.);
         // Empty, shorter, longer, and told that more positions are the same
         // than it holds: each ends up holding `from`'s six positions.
-        for (mut to, same_before) in [(KvCache { layers: vec![(CacheBuffer::new(), CacheBuffer::new()); 2], position: 0 }, 0), (cache(3, 0.), 0), (cache(9, 500.), 0), (cache(2, 0.), 5)] {
+        for (mut to, same_before) in [
+            (KvCache { layers: vec![(CacheBuffer::new(), CacheBuffer::new()); 2], position: 0 }, 0),
+            (cache(3, 0.), 0),
+            (cache(9, 500.), 0),
+            (cache(2, 0.), 5),
+        ] {
             to.copy_from(&from, same_before).unwrap();
             assert_eq!((to.position(), held(&to)), (6, held(&from)));
         }
         // Positions said to be the same are not copied again.
         let mut to = cache(4, 0.);
-        to.layers[0].0.data.as_ref().unwrap().slice_set(&Tensor::full(-1f32, (1, 2, 1, 4), &Device::Cpu).unwrap(), 2, 0).unwrap();
+        to.layers[0]
+            .0
+            .data
+            .as_ref()
+            .unwrap()
+            .slice_set(&Tensor::full(-1f32, (1, 2, 1, 4), &Device::Cpu).unwrap(), 2, 0)
+            .unwrap();
         to.copy_from(&from, 3).unwrap();
         let keys = to.layers().unwrap()[0].0.narrow(2, 0, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(keys.iter().all(|&v| v == -1.), "{keys:?}");

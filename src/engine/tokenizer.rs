@@ -141,9 +141,10 @@ fn spelled_bytes(text: &str, byte_of: &HashMap<char, u8>) -> Option<Vec<u8>> {
 }
 
 fn metadata<'a>(content: &'a Content, key: &str) -> Result<&'a Value> {
-    content.metadata.get(key).with_context(|| {
-        format!("the GGUF metadata has no `{key}`: this model file carries no usable tokenizer")
-    })
+    content
+        .metadata
+        .get(key)
+        .with_context(|| format!("the GGUF metadata has no `{key}`: this model file carries no usable tokenizer"))
 }
 
 fn metadata_strings<'a>(content: &'a Content, key: &str) -> Result<Vec<&'a str>> {
@@ -160,10 +161,7 @@ fn metadata_id(content: &Content, key: &str) -> Result<Option<u32>> {
     content
         .metadata
         .get(key)
-        .map(|v| {
-            v.to_u32()
-                .with_context(|| format!("`{key}` in the GGUF metadata is not a u32"))
-        })
+        .map(|v| v.to_u32().with_context(|| format!("`{key}` in the GGUF metadata is not a u32")))
         .transpose()
 }
 
@@ -183,17 +181,10 @@ impl Tokenizer {
         let n_tokens = texts.len();
         let kinds: Vec<TokenKind> = match content.metadata.get("tokenizer.ggml.token_type") {
             None => vec![TokenKind::Normal; n_tokens],
-            Some(v) => v
-                .to_vec()?
-                .iter()
-                .map(|t| TokenKind::from_gguf(t.to_i32()?))
-                .collect::<Result<_>>()?,
+            Some(v) => v.to_vec()?.iter().map(|t| TokenKind::from_gguf(t.to_i32()?)).collect::<Result<_>>()?,
         };
         if kinds.len() != n_tokens {
-            bail!(
-                "the GGUF has {} token types for {n_tokens} tokens",
-                kinds.len()
-            );
+            bail!("the GGUF has {} token types for {n_tokens} tokens", kinds.len());
         }
 
         let chars = byte_chars();
@@ -203,9 +194,7 @@ impl Tokenizer {
         for (id, (&text, &kind)) in texts.iter().zip(&kinds).enumerate() {
             let piece = match kind {
                 TokenKind::Normal => spelled_bytes(text, &byte_of).with_context(|| {
-                    format!(
-                        "vocabulary entry {id} ({text:?}) is not spelled in GPT-2 byte characters"
-                    )
+                    format!("vocabulary entry {id} ({text:?}) is not spelled in GPT-2 byte characters")
                 })?,
                 TokenKind::Unused => Vec::new(),
                 TokenKind::Byte => bail!("byte tokens ({text:?}) do not occur in byte-level BPE"),
@@ -219,9 +208,9 @@ impl Tokenizer {
         let mut byte_ids = [0u32; 256];
         for (b, id) in byte_ids.iter_mut().enumerate() {
             let text = chars[b].to_string();
-            *id = *ids_by_text.get(&text).with_context(|| {
-                format!("the vocabulary has no token for byte {b:#04x} ({text:?})")
-            })?;
+            *id = *ids_by_text
+                .get(&text)
+                .with_context(|| format!("the vocabulary has no token for byte {b:#04x} ({text:?})"))?;
         }
 
         let merge_texts = metadata_strings(content, "tokenizer.ggml.merges")?;
@@ -233,38 +222,25 @@ impl Tokenizer {
                 .skip(1)
                 .find(|&(_, c)| c == ' ')
                 .map(|(i, _)| i)
-                .with_context(|| {
-                    format!("merge {rank} ({line:?}) is not two tokens separated by a space")
-                })?;
+                .with_context(|| format!("merge {rank} ({line:?}) is not two tokens separated by a space"))?;
             let (left, right) = (&line[..split], &line[split + 1..]);
             let id_of = |s: &str| ids_by_text.get(s).copied();
             // A merge whose parts or result are not tokens could never yield a token, so it is left
             // out; in the Qwen2.5 GGUFs all 151387 merges are complete.
-            let (Some(l), Some(r), Some(joined)) =
-                (id_of(left), id_of(right), id_of(&[left, right].concat()))
-            else {
+            let (Some(l), Some(r), Some(joined)) = (id_of(left), id_of(right), id_of(&[left, right].concat())) else {
                 continue;
             };
             // The first listed (lowest) rank wins on duplicates, as in llama.cpp.
-            merges.entry((l, r)).or_insert(Merge {
-                rank: rank as u32,
-                id: joined,
-            });
+            merges.entry((l, r)).or_insert(Merge { rank: rank as u32, id: joined });
         }
 
-        let mut specials: Vec<u32> = (0..n_tokens as u32)
-            .filter(|&id| kinds[id as usize].is_special())
-            .collect();
+        let mut specials: Vec<u32> = (0..n_tokens as u32).filter(|&id| kinds[id as usize].is_special()).collect();
         specials.sort_by_key(|&id| (Reverse(texts[id as usize].len()), id));
 
         let eos = metadata_id(content, "tokenizer.ggml.eos_token_id")?;
         let mut eos_ids: Vec<u32> = eos
             .into_iter()
-            .chain(
-                ["<|im_end|>", "<|endoftext|>"]
-                    .iter()
-                    .filter_map(|t| ids_by_text.get(*t).copied()),
-            )
+            .chain(["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| ids_by_text.get(*t).copied()))
             .collect();
         eos_ids.sort_unstable();
         eos_ids.dedup();
@@ -350,11 +326,7 @@ impl Tokenizer {
             }
             let needle = &*self.pieces[id as usize];
             let needle = std::str::from_utf8(needle).expect("special token text is UTF-8");
-            if needle.is_empty()
-                || !fragments
-                    .iter()
-                    .any(|f| matches!(f, Fragment::Text(t) if t.contains(needle)))
-            {
+            if needle.is_empty() || !fragments.iter().any(|f| matches!(f, Fragment::Text(t) if t.contains(needle))) {
                 continue;
             }
             let mut cut = Vec::with_capacity(fragments.len() + 2);
@@ -422,28 +394,16 @@ impl Tokenizer {
         let mut queue = BinaryHeap::new();
         let pair = |syms: &[Symbol], left: usize, right: usize| -> Option<Reverse<Candidate>> {
             let (l, r) = (syms[left].id, syms[right].id);
-            self.merges.get(&(l, r)).map(|m| {
-                Reverse(Candidate {
-                    rank: m.rank,
-                    left,
-                    right,
-                    left_id: l,
-                    right_id: r,
-                    merged: m.id,
-                })
-            })
+            self.merges
+                .get(&(l, r))
+                .map(|m| Reverse(Candidate { rank: m.rank, left, right, left_id: l, right_id: r, merged: m.id }))
         };
         for i in 1..syms.len() {
             queue.extend(pair(&syms, i - 1, i));
         }
         while let Some(Reverse(c)) = queue.pop() {
             let (l, r) = (&syms[c.left], &syms[c.right]);
-            if !l.alive
-                || !r.alive
-                || l.next != Some(c.right)
-                || l.id != c.left_id
-                || r.id != c.right_id
-            {
+            if !l.alive || !r.alive || l.next != Some(c.right) || l.id != c.left_id || r.id != c.right_id {
                 continue;
             }
             let after = syms[c.right].next;
@@ -522,16 +482,12 @@ pub struct TokenStream {
 impl TokenStream {
     /// A stream rendering control tokens as `specials` says.
     pub fn new(specials: Specials) -> Self {
-        Self {
-            specials,
-            pending: Vec::new(),
-        }
+        Self { specials, pending: Vec::new() }
     }
 
     /// Adds one token; returns the text it completes (empty if it only started a character).
     pub fn push(&mut self, tokenizer: &Tokenizer, id: u32) -> String {
-        self.pending
-            .extend_from_slice(tokenizer.piece(id, self.specials));
+        self.pending.extend_from_slice(tokenizer.piece(id, self.specials));
         let mut text = String::new();
         loop {
             match std::str::from_utf8(&self.pending) {
@@ -542,9 +498,7 @@ impl TokenStream {
                 }
                 Err(e) => {
                     let valid = e.valid_up_to();
-                    text.push_str(
-                        std::str::from_utf8(&self.pending[..valid]).expect("checked valid"),
-                    );
+                    text.push_str(std::str::from_utf8(&self.pending[..valid]).expect("checked valid"));
                     match e.error_len() {
                         // An unfinished character at the end: keep it for the next token.
                         None => {
@@ -620,21 +574,12 @@ mod tests {
             ("tokenizer.ggml.model", Value::String("gpt2".into())),
             ("tokenizer.ggml.pre", Value::String("qwen2".into())),
             ("tokenizer.ggml.tokens", strings(tokens)),
-            (
-                "tokenizer.ggml.token_type",
-                Value::Array(types.into_iter().map(Value::I32).collect()),
-            ),
-            (
-                "tokenizer.ggml.merges",
-                strings(merges.iter().map(|m| m.to_string()).collect()),
-            ),
+            ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
+            ("tokenizer.ggml.merges", strings(merges.iter().map(|m| m.to_string()).collect())),
         ];
         let content = Content {
             magic: VersionedMagic::GgufV3,
-            metadata: metadata
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             tensor_infos: HashMap::new(),
             tensor_data_offset: 0,
         };
@@ -684,14 +629,8 @@ mod tests {
         let tok = tiny(&[], &[("<|im_end|>", 3), ("<tool_call>", 4)]);
         let end = tok.token_id("<|im_end|>").unwrap();
         let call = tok.token_id("<tool_call>").unwrap();
-        assert_eq!(
-            tok.encode("a<|im_end|>", true),
-            [tok.byte_ids[b'a' as usize], end]
-        );
-        assert_eq!(
-            tok.encode("a<|im_end|>", false).len(),
-            1 + "<|im_end|>".len()
-        );
+        assert_eq!(tok.encode("a<|im_end|>", true), [tok.byte_ids[b'a' as usize], end]);
+        assert_eq!(tok.encode("a<|im_end|>", false).len(), 1 + "<|im_end|>".len());
         assert_eq!(tok.encode("<tool_call>", false), [call]);
         assert_eq!(tok.decode_with(&[end, call], Specials::Skip), "<tool_call>");
         assert_eq!(tok.decode(&[end, call]), "<|im_end|><tool_call>");

@@ -57,17 +57,10 @@ impl BleuTokenizer {
 }
 
 fn tokenize_13a(line: &str) -> String {
-    let mut line = line
-        .replace("<skipped>", "")
-        .replace("-\n", "")
-        .replace('\n', " ");
+    let mut line = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
     if line.contains('&') {
         // One after the other, as sacrebleu does: "&amp;lt;" ends as "<".
-        line = line
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
+        line = line.replace("&quot;", "\"").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
     }
     split_punctuation(&format!(" {line} "))
 }
@@ -242,10 +235,7 @@ pub struct Bleu {
 
 impl Bleu {
     pub fn new(tokenizer: BleuTokenizer) -> Self {
-        Bleu {
-            tokenizer,
-            effective_order: false,
-        }
+        Bleu { tokenizer, effective_order: false }
     }
 
     /// Average only over the n-gram orders the hypothesis has (sacrebleu's
@@ -271,10 +261,8 @@ impl Bleu {
     /// Statistics of one segment against its references.
     pub fn segment_stats<S: AsRef<str>>(&self, hypothesis: &str, references: &[S]) -> BleuStats {
         let hyp_tokens = self.tokenizer.tokenize(pystr::rstrip(hypothesis));
-        let ref_tokens: Vec<String> = references
-            .iter()
-            .map(|r| self.tokenizer.tokenize(pystr::rstrip(r.as_ref())))
-            .collect();
+        let ref_tokens: Vec<String> =
+            references.iter().map(|r| self.tokenizer.tokenize(pystr::rstrip(r.as_ref()))).collect();
 
         let mut ids: HashMap<&str, u32> = HashMap::new();
         let hyp = token_ids(&hyp_tokens, &mut ids);
@@ -330,9 +318,7 @@ impl Bleu {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        super::segments(hypotheses, references)
-            .map(|(hyp, refs)| self.segment_stats(hyp, &refs))
-            .collect()
+        super::segments(hypotheses, references).map(|(hyp, refs)| self.segment_stats(hyp, &refs)).collect()
     }
 
     /// BLEU of one sentence (sacrebleu's `sentence_score`).
@@ -346,22 +332,11 @@ impl Bleu {
         let (sys_len, ref_len) = (stats.sys_len, stats.ref_len);
         let mut bp = 1.0;
         if sys_len < ref_len {
-            bp = if sys_len > 0 {
-                (1.0 - ref_len as f64 / sys_len as f64).exp()
-            } else {
-                0.0
-            };
+            bp = if sys_len > 0 { (1.0 - ref_len as f64 / sys_len as f64).exp() } else { 0.0 };
         }
         let mut precisions = [0.0f64; MAX_ORDER];
-        let mut score = BleuScore {
-            score: 0.0,
-            counts: stats.correct,
-            totals: stats.total,
-            precisions,
-            bp,
-            sys_len,
-            ref_len,
-        };
+        let mut score =
+            BleuScore { score: 0.0, counts: stats.correct, totals: stats.total, precisions, bp, sys_len, ref_len };
         if stats.correct.iter().all(|&c| c == 0) {
             return score;
         }
@@ -383,10 +358,7 @@ impl Bleu {
             };
         }
         // sacrebleu's my_log floors log(0) at -9999999999.
-        let log_sum: f64 = precisions[..eff_order]
-            .iter()
-            .map(|&p| if p == 0.0 { -9999999999.0 } else { p.ln() })
-            .sum();
+        let log_sum: f64 = precisions[..eff_order].iter().map(|&p| if p == 0.0 { -9999999999.0 } else { p.ln() }).sum();
         score.score = bp * (log_sum / eff_order as f64).exp();
         score.precisions = precisions;
         score
@@ -421,9 +393,7 @@ fn ngram_counts(tokens: &[u32]) -> HashMap<u128, u64> {
     let mut counts = HashMap::with_capacity(tokens.len() * MAX_ORDER);
     for n in 1..=MAX_ORDER.min(tokens.len()) {
         for gram in tokens.windows(n) {
-            let key = gram
-                .iter()
-                .fold(0u128, |key, &id| (key << 32) | (id as u128 + 1));
+            let key = gram.iter().fold(0u128, |key, &id| (key << 32) | (id as u128 + 1));
             *counts.entry(key).or_insert(0) += 1;
         }
     }

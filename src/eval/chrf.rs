@@ -83,9 +83,7 @@ impl Chrf {
         let mut best = ChrfStats::default();
         let mut best_score = -1.0;
         for reference in references {
-            let ref_chars: Vec<char> = pystr::split(reference.as_ref())
-                .flat_map(str::chars)
-                .collect();
+            let ref_chars: Vec<char> = pystr::split(reference.as_ref()).flat_map(str::chars).collect();
             let ref_ngrams = char_ngrams(&ref_chars);
             let mut stats = ChrfStats::default();
             for n in 0..CHAR_ORDER {
@@ -93,16 +91,10 @@ impl Chrf {
                 let reference_total: u64 = reference.values().sum();
                 // sacrebleu counts no hypothesis n-grams when the reference
                 // has none of this order.
-                stats.hyp[n] = if reference.is_empty() {
-                    0
-                } else {
-                    hyp.values().sum()
-                };
+                stats.hyp[n] = if reference.is_empty() { 0 } else { hyp.values().sum() };
                 stats.reference[n] = reference_total;
-                stats.matched[n] = hyp
-                    .iter()
-                    .map(|(gram, &count)| reference.get(gram).map_or(0, |&r| count.min(r)))
-                    .sum();
+                stats.matched[n] =
+                    hyp.iter().map(|(gram, &count)| reference.get(gram).map_or(0, |&r| count.min(r))).sum();
             }
             let score = stats.score();
             if score > best_score {
@@ -125,9 +117,7 @@ impl Chrf {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        super::segments(hypotheses, references)
-            .map(|(hyp, refs)| self.segment_stats(hyp, &refs))
-            .collect()
+        super::segments(hypotheses, references).map(|(hyp, refs)| self.segment_stats(hyp, &refs)).collect()
     }
 
     /// Corpus chrF (0..=100), see [`Chrf::corpus_stats`].

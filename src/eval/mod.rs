@@ -39,10 +39,7 @@ where
 pub(crate) fn check_streams(hypotheses: usize, stream_lens: impl Iterator<Item = usize>) {
     let mut streams = 0;
     for (k, len) in stream_lens.enumerate() {
-        assert_eq!(
-            len, hypotheses,
-            "reference stream {k} has {len} segments, hypotheses have {hypotheses}"
-        );
+        assert_eq!(len, hypotheses, "reference stream {k} has {len} segments, hypotheses have {hypotheses}");
         streams += 1;
     }
     assert!(streams > 0, "scoring needs at least one reference stream");

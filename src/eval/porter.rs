@@ -150,15 +150,7 @@ fn step1a(w: &mut Vec<char>) {
         replace_suffix(w, 3, "ie");
         return;
     }
-    apply_rules(
-        w,
-        &[
-            ("sses", "ss", always),
-            ("ies", "i", always),
-            ("ss", "ss", always),
-            ("s", "", always),
-        ],
-    );
+    apply_rules(w, &[("sses", "ss", always), ("ies", "i", always), ("ss", "ss", always), ("s", "", always)]);
 }
 
 fn step1b(w: &mut Vec<char>) {
@@ -173,9 +165,8 @@ fn step1b(w: &mut Vec<char>) {
         }
         return;
     }
-    let removed = ["ed", "ing"]
-        .into_iter()
-        .find(|suffix| ends_with(w, suffix) && contains_vowel(&w[..w.len() - suffix.len()]));
+    let removed =
+        ["ed", "ing"].into_iter().find(|suffix| ends_with(w, suffix) && contains_vowel(&w[..w.len() - suffix.len()]));
     let Some(suffix) = removed else { return };
     w.truncate(w.len() - suffix.len());
 
@@ -239,9 +230,7 @@ fn step2(w: &mut Vec<char>) {
             ("biliti", "ble", m_gt0),
             ("fulli", "ful", m_gt0),
             // NLTK measures the word less "ogi" here (the stem keeps its "l").
-            ("logi", "log", |_, word| {
-                measure(&word[..word.len() - 3]) > 0
-            }),
+            ("logi", "log", |_, word| measure(&word[..word.len() - 3]) > 0),
         ],
     );
 }
@@ -276,9 +265,7 @@ fn step4(w: &mut Vec<char>) {
             ("ement", "", m_gt1),
             ("ment", "", m_gt1),
             ("ent", "", m_gt1),
-            ("ion", "", |stem, _| {
-                measure(stem) > 1 && matches!(stem.last(), Some('s' | 't'))
-            }),
+            ("ion", "", |stem, _| measure(stem) > 1 && matches!(stem.last(), Some('s' | 't'))),
             ("ou", "", m_gt1),
             ("ism", "", m_gt1),
             ("ate", "", m_gt1),

@@ -44,10 +44,7 @@ mod tests {
     #[test]
     fn differs_from_rust_on_information_separators() {
         assert!(is_space('\u{1f}') && !'\u{1f}'.is_whitespace());
-        assert_eq!(
-            split(" a\u{1c}b\u{3000}c ").collect::<Vec<_>>(),
-            ["a", "b", "c"]
-        );
+        assert_eq!(split(" a\u{1c}b\u{3000}c ").collect::<Vec<_>>(), ["a", "b", "c"]);
         assert!(!is_space('\u{200b}'));
     }
 }

@@ -25,16 +25,8 @@ pub struct Score {
 impl Score {
     fn new(precision: f64, recall: f64) -> Self {
         // Same expression and order as rouge-score, so the bits agree.
-        let fmeasure = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        Score {
-            precision,
-            recall,
-            fmeasure,
-        }
+        let fmeasure = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        Score { precision, recall, fmeasure }
     }
 }
 
@@ -52,12 +44,7 @@ pub struct RougeScores {
 impl RougeScores {
     /// The scores by rouge-score's names, in its usual order.
     pub fn by_name(&self) -> [(&'static str, Score); 4] {
-        [
-            ("rouge1", self.rouge1),
-            ("rouge2", self.rouge2),
-            ("rougeL", self.rouge_l),
-            ("rougeLsum", self.rouge_lsum),
-        ]
+        [("rouge1", self.rouge1), ("rouge2", self.rouge2), ("rougeL", self.rouge_l), ("rougeLsum", self.rouge_lsum)]
     }
 }
 
@@ -136,17 +123,11 @@ impl Rouge {
         R: AsRef<[S]>,
         S: AsRef<str>,
     {
-        super::check_streams(
-            hypotheses.len(),
-            references.iter().map(|r| r.as_ref().len()),
-        );
+        super::check_streams(hypotheses.len(), references.iter().map(|r| r.as_ref().len()));
         assert!(!hypotheses.is_empty(), "ROUGE needs at least one document");
         let mut sums = [[0.0f64; 3]; 4];
         for (i, hyp) in hypotheses.iter().enumerate() {
-            let refs: Vec<String> = references
-                .iter()
-                .map(|r| sentence_per_line(r.as_ref()[i].as_ref()))
-                .collect();
+            let refs: Vec<String> = references.iter().map(|r| sentence_per_line(r.as_ref()[i].as_ref())).collect();
             let scores = self.score(&sentence_per_line(hyp.as_ref()), &refs);
             for (sum, (_, score)) in sums.iter_mut().zip(scores.by_name()) {
                 sum[0] += score.precision;
@@ -155,17 +136,8 @@ impl Rouge {
             }
         }
         let n = hypotheses.len() as f64;
-        let mean = |s: [f64; 3]| Score {
-            precision: s[0] / n,
-            recall: s[1] / n,
-            fmeasure: s[2] / n,
-        };
-        RougeScores {
-            rouge1: mean(sums[0]),
-            rouge2: mean(sums[1]),
-            rouge_l: mean(sums[2]),
-            rouge_lsum: mean(sums[3]),
-        }
+        let mean = |s: [f64; 3]| Score { precision: s[0] / n, recall: s[1] / n, fmeasure: s[2] / n };
+        RougeScores { rouge1: mean(sums[0]), rouge2: mean(sums[1]), rouge_l: mean(sums[2]), rouge_lsum: mean(sums[3]) }
     }
 }
 
@@ -272,16 +244,11 @@ fn ngram_counts(tokens: &[u32], n: usize) -> HashMap<&[u32], u32> {
 fn ngram_score(target: &[u32], prediction: &[u32], n: usize) -> Score {
     let target_counts = ngram_counts(target, n);
     let prediction_counts = ngram_counts(prediction, n);
-    let overlap: u32 = target_counts
-        .iter()
-        .map(|(gram, &count)| count.min(prediction_counts.get(gram).copied().unwrap_or(0)))
-        .sum();
+    let overlap: u32 =
+        target_counts.iter().map(|(gram, &count)| count.min(prediction_counts.get(gram).copied().unwrap_or(0))).sum();
     let target_total = target.len().saturating_sub(n - 1);
     let prediction_total = prediction.len().saturating_sub(n - 1);
-    Score::new(
-        overlap as f64 / prediction_total.max(1) as f64,
-        overlap as f64 / target_total.max(1) as f64,
-    )
+    Score::new(overlap as f64 / prediction_total.max(1) as f64, overlap as f64 / target_total.max(1) as f64)
 }
 
 /// Length of the longest common subsequence, in O(len(b)) memory.
@@ -291,11 +258,7 @@ fn lcs_length(a: &[u32], b: &[u32]) -> usize {
         let mut diagonal = 0;
         for (j, &y) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = if x == y {
-                diagonal + 1
-            } else {
-                above.max(row[j])
-            };
+            row[j + 1] = if x == y { diagonal + 1 } else { above.max(row[j]) };
             diagonal = above;
         }
     }
@@ -401,9 +364,6 @@ mod tests {
 
     #[test]
     fn sentence_breaks_follow_stops() {
-        assert_eq!(
-            sentence_per_line("A b . C d ! E u.s. f ? g"),
-            "A b .\nC d !\nE u.s.\nf ?\ng"
-        );
+        assert_eq!(sentence_per_line("A b . C d ! E u.s. f ? g"), "A b .\nC d !\nE u.s.\nf ?\ng");
     }
 }

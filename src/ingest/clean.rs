@@ -78,19 +78,13 @@ impl Furniture {
             .rule
             .into_iter()
             .map(|r| {
-                let regex =
-                    Regex::new(&r.regex).map_err(|e| anyhow::anyhow!("rule {:?}: {e}", r.name))?;
+                let regex = Regex::new(&r.regex).map_err(|e| anyhow::anyhow!("rule {:?}: {e}", r.name))?;
                 Ok(Rule { regex, action: r.action, max_words: r.max_words })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Furniture {
             exact: file.lines.exact.iter().map(|l| l.to_lowercase()).collect(),
-            link_list_headers: file
-                .lines
-                .link_list_headers
-                .iter()
-                .map(|l| l.to_lowercase())
-                .collect(),
+            link_list_headers: file.lines.link_list_headers.iter().map(|l| l.to_lowercase()).collect(),
             rules,
             heuristics: file.heuristics,
         })
@@ -100,8 +94,7 @@ impl Furniture {
     pub fn builtin() -> &'static Furniture {
         static BUILTIN: OnceLock<Furniture> = OnceLock::new();
         BUILTIN.get_or_init(|| {
-            Furniture::from_toml(FURNITURE_TOML)
-                .expect("the embedded furniture.toml is valid (unit-tested)")
+            Furniture::from_toml(FURNITURE_TOML).expect("the embedded furniture.toml is valid (unit-tested)")
         })
     }
 
@@ -251,8 +244,8 @@ fn drop_by_rules(lines: &mut [Line], furniture: &Furniture) {
             continue;
         }
         let key = exact_key(&lines[i].text);
-        let row_of_buttons = lines[i].parts.len() > 1
-            && lines[i].parts.iter().all(|p| furniture.exact.contains(&exact_key(p)));
+        let row_of_buttons =
+            lines[i].parts.len() > 1 && lines[i].parts.iter().all(|p| furniture.exact.contains(&exact_key(p)));
         if furniture.exact.contains(&key) || row_of_buttons {
             lines[i].keep = false;
         } else if furniture.link_list_headers.contains(&key) {
@@ -265,9 +258,7 @@ fn drop_by_rules(lines: &mut [Line], furniture: &Furniture) {
             }
             i = j;
             continue;
-        } else if let Some(rule) =
-            furniture.matching_rule(&lines[i].text, word_count(&lines[i].text))
-        {
+        } else if let Some(rule) = furniture.matching_rule(&lines[i].text, word_count(&lines[i].text)) {
             lines[i].keep = false;
             if rule.action == Action::DropWithNext {
                 // The paragraph after it: the rest of this block, or the
@@ -290,8 +281,7 @@ fn drop_by_rules(lines: &mut [Line], furniture: &Furniture) {
 
 /// Runs of short unpunctuated lines: menus and section links.
 fn drop_navigation_runs(lines: &mut [Line], h: &Heuristics) {
-    let is_nav =
-        |l: &Line| word_count(&l.text) <= h.nav_max_words && !has_sentence_punctuation(&l.text);
+    let is_nav = |l: &Line| word_count(&l.text) <= h.nav_max_words && !has_sentence_punctuation(&l.text);
     let kept: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].keep).collect();
     let mut run_start = 0;
     while run_start < kept.len() {
@@ -315,10 +305,7 @@ fn drop_kickers(lines: &mut [Line], h: &Heuristics) {
             break;
         }
         let short = word_count(&line.text) <= h.kicker_max_words;
-        if short
-            && !has_sentence_punctuation(&line.text)
-            && !line.text.chars().any(|c| c.is_ascii_digit())
-        {
+        if short && !has_sentence_punctuation(&line.text) && !line.text.chars().any(|c| c.is_ascii_digit()) {
             line.keep = false;
         }
     }
@@ -451,8 +438,6 @@ mod tests {
                     the practice went far beyond what the law allowed for any public body in the country, \
                     a complaint the ministry rejected in a statement on Tuesday that ran to several pages \
                     and cited three earlier court rulings on data protection and privacy in public services.";
-        assert!(
-            clean(&format!("We use cookies to improve your experience.\n\n{long}")).text == long
-        );
+        assert!(clean(&format!("We use cookies to improve your experience.\n\n{long}")).text == long);
     }
 }

@@ -33,8 +33,7 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<Decoded, InputError> {
                 ),
             ));
         }
-        let note =
-            (encoding != encoding_rs::UTF_8).then(|| format!("decoded from {}", encoding.name()));
+        let note = (encoding != encoding_rs::UTF_8).then(|| format!("decoded from {}", encoding.name()));
         return finish(text.into_owned(), note, source);
     }
     if bytes.contains(&0) {
@@ -77,8 +76,7 @@ fn finish(text: String, note: Option<String>, source: &str) -> Result<Decoded, I
              give a text, HTML or JSONL file",
         ));
     }
-    let text =
-        if controls > 0 { text.chars().filter(|&c| !is_stray_control(c)).collect() } else { text };
+    let text = if controls > 0 { text.chars().filter(|&c| !is_stray_control(c)).collect() } else { text };
     Ok(Decoded { text, note })
 }
 
@@ -113,10 +111,7 @@ mod tests {
 
     #[test]
     fn utf8_with_and_without_bom() {
-        assert_eq!(
-            decode("Москва".as_bytes(), "a").unwrap(),
-            Decoded { text: "Москва".into(), note: None }
-        );
+        assert_eq!(decode("Москва".as_bytes(), "a").unwrap(), Decoded { text: "Москва".into(), note: None });
         let mut with_bom = vec![0xEF, 0xBB, 0xBF];
         with_bom.extend_from_slice("héllo".as_bytes());
         assert_eq!(decode(&with_bom, "a").unwrap().text, "héllo");
@@ -140,11 +135,7 @@ mod tests {
         let d = decode(&koi8, "a").unwrap();
         assert_eq!(d.text, text);
         // KOI8-U encodes Russian letters exactly as KOI8-R does.
-        assert!(
-            d.note.as_deref().is_some_and(|n| n.starts_with("decoded from KOI8")),
-            "{:?}",
-            d.note
-        );
+        assert!(d.note.as_deref().is_some_and(|n| n.starts_with("decoded from KOI8")), "{:?}", d.note);
 
         let zh = "中国和俄罗斯在王毅外长访问莫斯科期间就一系列问题达成了广泛共识，双方同意继续协调与合作。";
         let (gbk, _, _) = encoding_rs::GBK.encode(zh);
@@ -184,8 +175,7 @@ mod tests {
 
     #[test]
     fn stray_control_characters_are_dropped() {
-        let d =
-            decode("a long line of text with one stray \u{7} bell in it".as_bytes(), "a").unwrap();
+        let d = decode("a long line of text with one stray \u{7} bell in it".as_bytes(), "a").unwrap();
         assert_eq!(d.text, "a long line of text with one stray  bell in it");
     }
 }

@@ -21,8 +21,7 @@ pub struct HtmlArticle {
 
 /// Extracts the main content of `html`, read from `source`.
 pub fn extract(html: &str, source: &str) -> Result<HtmlArticle, InputError> {
-    let config =
-        dom_smoothie::Config { text_mode: dom_smoothie::TextMode::Formatted, ..Default::default() };
+    let config = dom_smoothie::Config { text_mode: dom_smoothie::TextMode::Formatted, ..Default::default() };
     let no_content = |why: String| {
         InputError::new(
             source,

@@ -79,16 +79,10 @@ impl std::error::Error for ArticleError {
 pub fn read_article(path: &Path) -> Result<Article, InputError> {
     let source = path.display().to_string();
     if path.is_dir() {
-        return Err(InputError::new(
-            path,
-            "is a folder; read folders with ArticleReader (or `polybrief clean DIR`)",
-        ));
+        return Err(InputError::new(path, "is a folder; read folders with ArticleReader (or `polybrief clean DIR`)"));
     }
     if kind_of(path) == InputKind::Jsonl {
-        return Err(InputError::new(
-            path,
-            "is a JSONL file of many articles; read it with ArticleReader",
-        ));
+        return Err(InputError::new(path, "is a JSONL file of many articles; read it with ArticleReader"));
     }
     let bytes = read_limited(path)?;
     article_from_bytes(&bytes, kind_of(path), safe_id(&file_stem(path)), source, None)
@@ -97,11 +91,7 @@ pub fn read_article(path: &Path) -> Result<Article, InputError> {
 /// The decoded text of a file (`-`: stdin) as it is, not cleaned: for
 /// line-aligned segments, where every line must stay in its place.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
-    let bytes = if path == Path::new("-") {
-        read_at_most(std::io::stdin().lock(), path)?
-    } else {
-        read_limited(path)?
-    };
+    let bytes = if path == Path::new("-") { read_at_most(std::io::stdin().lock(), path)? } else { read_limited(path)? };
     Ok(decode::decode(&bytes, &path.display().to_string())?.text)
 }
 
@@ -148,8 +138,7 @@ fn safe_id(name: &str) -> String {
 /// extension, folders joined by `__`.
 fn id_in_folder(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
-    let parts: Vec<String> =
-        rel.components().map(|c| safe_id(&c.as_os_str().to_string_lossy())).collect();
+    let parts: Vec<String> = rel.components().map(|c| safe_id(&c.as_os_str().to_string_lossy())).collect();
     parts.join("__")
 }
 
@@ -183,10 +172,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, InputError> {
 /// or a file that grew after its size was checked).
 fn read_at_most(reader: impl Read, name: &Path) -> Result<Vec<u8>, InputError> {
     let mut bytes = Vec::new();
-    reader
-        .take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| InputError::new(name, io_problem(&e)))?;
+    reader.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| InputError::new(name, io_problem(&e)))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(InputError::new(name, too_big(bytes.len() as u64)));
     }
@@ -253,10 +239,7 @@ fn build_article(
         Body::Text(text) => text,
         Body::Html(html) => {
             if html.trim().is_empty() {
-                return Err(InputError::new(
-                    &source,
-                    "is empty; give a page with the article in it",
-                ));
+                return Err(InputError::new(&source, "is empty; give a page with the article in it"));
             }
             let page = html::extract(&html, &source)?;
             notes.push("html main content extracted".into());
@@ -267,10 +250,7 @@ fn build_article(
         }
     };
     if text.trim().is_empty() {
-        return Err(InputError::new(
-            &source,
-            "is empty (or only whitespace); give the article's text",
-        ));
+        return Err(InputError::new(&source, "is empty (or only whitespace); give the article's text"));
     }
     let cleaned = clean::clean(&text);
     if !cleaned.has_prose {
@@ -280,10 +260,7 @@ fn build_article(
              not one sentence of prose; check that it holds a news article",
         ));
     }
-    let title = title
-        .map(|t| clean::clean(&t).text.replace("\n\n", " "))
-        .filter(|t| !t.is_empty())
-        .or(cleaned.title);
+    let title = title.map(|t| clean::clean(&t).text.replace("\n\n", " ")).filter(|t| !t.is_empty()).or(cleaned.title);
     let mut text = cleaned.text;
     if let Some(t) = &title {
         let first = paragraphs(&text).first().map(|p| p.to_lowercase()).unwrap_or_default();
@@ -407,11 +384,7 @@ impl ArticleReader {
     }
 
     fn open_jsonl(&mut self, path: &Path) -> Result<(), ArticleError> {
-        let fail = |error| ArticleError {
-            id: safe_id(&file_stem(path)),
-            source: path.display().to_string(),
-            error,
-        };
+        let fail = |error| ArticleError { id: safe_id(&file_stem(path)), source: path.display().to_string(), error };
         let file = File::open(path).map_err(|e| fail(InputError::new(path, io_problem(&e))))?;
         self.jsonl = Some(JsonlFile {
             path: path.to_path_buf(),
@@ -434,11 +407,7 @@ impl ArticleReader {
             let mut line = Vec::new();
             let read = (&mut jsonl.reader).take(MAX_INPUT_BYTES + 1).read_until(b'\n', &mut line);
             let fail = |id: String, problem: String| {
-                Err(ArticleError {
-                    id,
-                    source: source.clone(),
-                    error: InputError::new(&source, problem),
-                })
+                Err(ArticleError { id, source: source.clone(), error: InputError::new(&source, problem) })
             };
             match read {
                 Err(e) => {
@@ -469,10 +438,7 @@ impl ArticleReader {
             jsonl.records += 1;
             if line.len() as u64 > MAX_INPUT_BYTES {
                 skip_rest_of_line(&mut jsonl.reader);
-                return Some(fail(
-                    fallback_id,
-                    format!("this record {}", too_big(line.len() as u64)),
-                ));
+                return Some(fail(fallback_id, format!("this record {}", too_big(line.len() as u64))));
             }
             let Ok(text) = std::str::from_utf8(&line) else {
                 return Some(fail(fallback_id, "is not UTF-8; JSONL must be UTF-8".into()));
@@ -482,8 +448,7 @@ impl ArticleReader {
                 Err(problem) => return Some(fail(fallback_id, problem)),
             };
             let id = self.unique_id(record.id.map(|id| safe_id(&id)).unwrap_or(fallback_id));
-            let result =
-                build_article(record.body, id.clone(), source.clone(), record.meta, Vec::new());
+            let result = build_article(record.body, id.clone(), source.clone(), record.meta, Vec::new());
             return Some(result.map_err(|error| ArticleError { id, source, error }));
         }
     }
@@ -514,8 +479,8 @@ struct Record {
 }
 
 fn parse_record(line: &str) -> Result<Record, String> {
-    let value: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| format!("not valid JSON ({e}); each line must be one JSON object"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not valid JSON ({e}); each line must be one JSON object"))?;
     let Some(obj) = value.as_object() else {
         return Err("is not a JSON object; each line must be an object with \"id\" and \"text\" or \"html\"".into());
     };
@@ -530,11 +495,7 @@ fn parse_record(line: &str) -> Result<Record, String> {
     let body = match (string("text")?, string("html")?) {
         (Some(text), _) => Body::Text(text),
         (None, Some(html)) => Body::Html(html),
-        (None, None) => {
-            return Err(
-                "has neither \"text\" nor \"html\"; give the article body in one of them".into()
-            )
-        }
+        (None, None) => return Err("has neither \"text\" nor \"html\"; give the article body in one of them".into()),
     };
     Ok(Record {
         id: string("id")?,
@@ -616,22 +577,13 @@ mod tests {
         assert_eq!(safe_id("World news: China/Russia (2025)"), "World-news-China-Russia-2025");
         assert_eq!(safe_id("../.."), "article");
         assert_eq!(safe_id("新闻 1"), "新闻-1");
-        assert_eq!(
-            id_in_folder(Path::new("in"), Path::new("in/asia/china.v2.txt")),
-            "asia__china.v2"
-        );
+        assert_eq!(id_in_folder(Path::new("in"), Path::new("in/asia/china.v2.txt")), "asia__china.v2");
     }
 
     #[test]
     fn records_need_a_body() {
-        assert!(parse_record("{\"id\": \"a\"}")
-            .err()
-            .unwrap()
-            .contains("neither \"text\" nor \"html\""));
-        assert!(parse_record("{\"id\": 1, \"text\": 5}")
-            .err()
-            .unwrap()
-            .contains("\"text\" must be a string"));
+        assert!(parse_record("{\"id\": \"a\"}").err().unwrap().contains("neither \"text\" nor \"html\""));
+        assert!(parse_record("{\"id\": 1, \"text\": 5}").err().unwrap().contains("\"text\" must be a string"));
         assert!(parse_record("[1]").err().unwrap().contains("not a JSON object"));
         assert!(parse_record("{oops").err().unwrap().contains("not valid JSON"));
         assert_eq!(parse_record("{\"id\": 7, \"text\": \"x\"}").unwrap().id.as_deref(), Some("7"));

@@ -37,27 +37,26 @@ pub fn paragraphs(text: &str) -> Vec<&str> {
 
 /// Titles that always precede a name: a full stop after them never ends a sentence.
 const TITLES: &[&str] = &[
-    "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "Sen", "Sens", "Rep", "Reps", "Gov", "Gen", "Col",
-    "Lt", "Sgt", "Capt", "Cmdr", "Adm", "Maj", "Brig", "Cpl", "Pvt", "Rev", "Hon", "Pres", "Supt",
-    "Det", "Insp", "Mt", "Ft", "Fr", "Atty", "Gens",
+    "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "Sen", "Sens", "Rep", "Reps", "Gov", "Gen", "Col", "Lt", "Sgt", "Capt",
+    "Cmdr", "Adm", "Maj", "Brig", "Cpl", "Pvt", "Rev", "Hon", "Pres", "Supt", "Det", "Insp", "Mt", "Ft", "Fr", "Atty",
+    "Gens",
 ];
 
 /// Abbreviations that do not end a sentence when a number follows ("Dec. 2", "No. 10").
 const BEFORE_NUMBER: &[&str] = &[
-    "No", "Nos", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov",
-    "Dec", "Art", "Vol", "pp", "p", "Fig", "Ch", "Sec", "Op", "Nr",
+    "No", "Nos", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Art", "Vol",
+    "pp", "p", "Fig", "Ch", "Sec", "Op", "Nr",
 ];
 
 /// Abbreviations that may or may not end a sentence ("Apple Inc. The
 /// company ..." but "Smith Jr. Johnson"): a boundary only before a word
 /// that usually starts a sentence.
 const AMBIGUOUS: &[&str] = &[
-    "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "Bros", "etc", "vs", "approx", "Ave", "Blvd", "Rd",
-    "Univ", "Dept", "Assn", "Plc", "plc", "Esq", "al", "St",
-    // US state abbreviations in AP datelines: "AURORA, Colo. (AP) -".
-    "Ala", "Ariz", "Ark", "Ca", "Cal", "Calif", "Colo", "Conn", "Del", "Fla", "Ga", "Ill", "Ind",
-    "Kan", "Ky", "La", "Md", "Mass", "Mich", "Minn", "Miss", "Mo", "Mont", "Neb", "Nev", "Okla",
-    "Ore", "Pa", "Tenn", "Tex", "Va", "Vt", "Wash", "Wis", "Wyo",
+    "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "Bros", "etc", "vs", "approx", "Ave", "Blvd", "Rd", "Univ", "Dept", "Assn",
+    "Plc", "plc", "Esq", "al", "St", // US state abbreviations in AP datelines: "AURORA, Colo. (AP) -".
+    "Ala", "Ariz", "Ark", "Ca", "Cal", "Calif", "Colo", "Conn", "Del", "Fla", "Ga", "Ill", "Ind", "Kan", "Ky", "La",
+    "Md", "Mass", "Mich", "Minn", "Miss", "Mo", "Mont", "Neb", "Nev", "Okla", "Ore", "Pa", "Tenn", "Tex", "Va", "Vt",
+    "Wash", "Wis", "Wyo",
 ];
 
 /// Words that commonly open a sentence, used after ambiguous abbreviations.
@@ -215,8 +214,7 @@ fn word_ending_at(p: &str, floor: usize, end: usize) -> &str {
 /// The word starting at byte `start` (up to the next whitespace), after
 /// any list marker or quoted-reply mark: "- Plug in", "*Note", "> Also".
 fn word_starting_at(p: &str, start: usize) -> &str {
-    let rest = p[start..]
-        .trim_start_matches(|c: char| matches!(c, '*' | '-' | '>' | '•') || c.is_whitespace());
+    let rest = p[start..].trim_start_matches(|c: char| matches!(c, '*' | '-' | '>' | '•') || c.is_whitespace());
     let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
     &rest[..end]
 }
@@ -292,7 +290,10 @@ mod tests {
                  They talked.";
         assert_eq!(
             sentences(p),
-            vec!["Mr. Smith met Dr. Jones in the U.S. capital on Dec. 2 at No. 10 Downing St. in London.", "They talked."]
+            vec![
+                "Mr. Smith met Dr. Jones in the U.S. capital on Dec. 2 at No. 10 Downing St. in London.",
+                "They talked."
+            ]
         );
     }
 
@@ -316,15 +317,10 @@ mod tests {
 
     #[test]
     fn dotted_abbreviation_ends_a_sentence_before_a_common_opener() {
-        let p =
-            "The firm moved to the U.S. The move cost $1.2 billion. It opened at 9 a.m. Monday.";
+        let p = "The firm moved to the U.S. The move cost $1.2 billion. It opened at 9 a.m. Monday.";
         assert_eq!(
             sentences(p),
-            vec![
-                "The firm moved to the U.S.",
-                "The move cost $1.2 billion.",
-                "It opened at 9 a.m. Monday."
-            ]
+            vec!["The firm moved to the U.S.", "The move cost $1.2 billion.", "It opened at 9 a.m. Monday."]
         );
     }
 

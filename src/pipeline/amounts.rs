@@ -208,9 +208,7 @@ pub(super) fn numbers(text: &str) -> impl Iterator<Item = std::ops::Range<usize>
         let start = i;
         while i < bytes.len() {
             let b = bytes[i];
-            let joins_digits = (b == b',' || b == b'.')
-                && i + 1 < bytes.len()
-                && bytes[i + 1].is_ascii_digit();
+            let joins_digits = (b == b',' || b == b'.') && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit();
             if b.is_ascii_digit() || joins_digits {
                 i += 1;
             } else {

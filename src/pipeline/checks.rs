@@ -51,8 +51,7 @@ pub fn summary_checks(summary: &str, article: &str) -> Vec<Check> {
             "numbers_in_article",
             "summary",
             missing.is_empty(),
-            (!missing.is_empty())
-                .then(|| format!("numbers not in the article: {}", missing.join(", "))),
+            (!missing.is_empty()).then(|| format!("numbers not in the article: {}", missing.join(", "))),
         ),
         Check::new(
             "names_in_article",
@@ -112,8 +111,11 @@ pub fn translation_checks(text: &str, code: &str, source: &str, glossary: &Gloss
 pub fn comment_check(text: &str, code: &str, source: &str, comments: &[String]) -> Check {
     let lower = text.to_lowercase();
     let about_translating = source.to_lowercase().contains("translat");
-    let found: Vec<&str> =
-        comments.iter().filter(|w| !about_translating && lower.contains(&w.to_lowercase())).map(|w| w.as_str()).collect();
+    let found: Vec<&str> = comments
+        .iter()
+        .filter(|w| !about_translating && lower.contains(&w.to_lowercase()))
+        .map(|w| w.as_str())
+        .collect();
     // A lead-in ("Вот текст на русском языке:") with nothing after it.
     let ends_in_lead_in = |s: &str| s.lines().last().is_some_and(super::is_lead_in);
     let lead_in_only = ends_in_lead_in(text) && !ends_in_lead_in(source);
@@ -192,13 +194,19 @@ fn length_problem(text: &str, code: &str, source: &str) -> Option<String> {
         return None;
     }
     let (units, what, low, high) = match code {
-        "zh" => (text.chars().filter(|c| lang::script_of(*c) == Some(lang::Script::Han)).count(), "Chinese characters", 0.6, 4.0),
+        "zh" => (
+            text.chars().filter(|c| lang::script_of(*c) == Some(lang::Script::Han)).count(),
+            "Chinese characters",
+            0.6,
+            4.0,
+        ),
         "ru" => (text.split_whitespace().count(), "words", 0.45, 2.0),
         _ => return None,
     };
     let ratio = units as f64 / english as f64;
-    (ratio < low || ratio > high)
-        .then(|| format!("{units} {what} for {english} English words: too {}", if ratio < low { "short" } else { "long" }))
+    (ratio < low || ratio > high).then(|| {
+        format!("{units} {what} for {english} English words: too {}", if ratio < low { "short" } else { "long" })
+    })
 }
 
 /// Amounts written in digits in the English `source` that the rendering
@@ -215,7 +223,9 @@ fn amounts_missing(text: &str, code: &str, source: &str) -> Vec<String> {
         .filter(|a| a.significant)
         .filter(|a| !found.iter().any(|f| a.values.iter().any(|v| same_value(*f, *v))))
         .map(|a| match (code, a.values[0]) {
-            ("zh", v) if v >= 1e4 && a.raw.split_whitespace().count() > 1 => format!("{} ({})", a.raw, chinese_amount(v)),
+            ("zh", v) if v >= 1e4 && a.raw.split_whitespace().count() > 1 => {
+                format!("{} ({})", a.raw, chinese_amount(v))
+            }
             _ => a.raw,
         })
         .collect();
@@ -234,11 +244,8 @@ pub fn complete_check(output: &str, cut: bool) -> Check {
 pub fn numbers_missing_from(text: &str, source: &str) -> Vec<String> {
     let normalised = |raw: &str| raw.replace(',', "");
     let known: std::collections::HashSet<String> = numbers(source).map(|r| normalised(&source[r])).collect();
-    let mut missing: Vec<String> = numbers(text)
-        .map(|r| &text[r])
-        .filter(|raw| !known.contains(&normalised(raw)))
-        .map(str::to_string)
-        .collect();
+    let mut missing: Vec<String> =
+        numbers(text).map(|r| &text[r]).filter(|raw| !known.contains(&normalised(raw))).map(str::to_string).collect();
     missing.dedup();
     missing
 }
@@ -253,7 +260,8 @@ pub fn names_missing_from(text: &str, source: &str) -> Vec<String> {
     // Each word without edge punctuation, possessive or dots, and whether
     // it opens a sentence.
     let words = |t: &str| -> Vec<(String, bool)> {
-        let sentences = crate::ingest::sentences::paragraphs(t).into_iter().flat_map(crate::ingest::sentences::sentences);
+        let sentences =
+            crate::ingest::sentences::paragraphs(t).into_iter().flat_map(crate::ingest::sentences::sentences);
         sentences
             .flat_map(|sentence| sentence.split_whitespace().enumerate())
             .map(|(position, raw)| {
@@ -334,7 +342,8 @@ mod tests {
     #[test]
     fn amounts_must_keep_their_value() {
         let g = Glossary::builtin();
-        let en = "The study will cost 24 million euros, and the tunnel 13 billion, the ministers said on 12 March 2024.";
+        let en =
+            "The study will cost 24 million euros, and the tunnel 13 billion, the ministers said on 12 March 2024.";
         let kept = |text: &str, code: &str| {
             translation_checks(text, code, en, g).into_iter().find(|c| c.name == "numbers_kept").unwrap()
         };
@@ -343,12 +352,20 @@ mod tests {
         assert_eq!(wrong.detail.as_deref(), Some("numbers of the English missing or changed: 24 million (2400万)"));
         assert!(kept("Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 млн евро, а туннель — в 13 миллиардов.", "ru").passed);
         assert!(kept("Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 000 000 евро, а туннель — в 13 млрд.", "ru").passed);
-        let wrong = kept("Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 млн евро, а туннель — в 13 млн.", "ru");
+        let wrong = kept(
+            "Министры заявили 12 марта 2024 года, что исследование обойдётся в 24 млн евро, а туннель — в 13 млн.",
+            "ru",
+        );
         assert!(wrong.detail.unwrap().ends_with(": 13 billion"));
         // Decimal commas, numbers inside names, clock times and small
         // numbers written as words are no changes.
         let en = "Rates rose to 0.25% at 7.30pm as COVID-19 cases hit 1,200 in two of the 5 regions.";
-        let kept = translation_checks("В 19:30 ставка выросла до 0,25%, когда число случаев COVID достигло 1200 в двух из пяти регионов.", "ru", en, g);
+        let kept = translation_checks(
+            "В 19:30 ставка выросла до 0,25%, когда число случаев COVID достигло 1200 в двух из пяти регионов.",
+            "ru",
+            en,
+            g,
+        );
         assert!(kept.iter().all(|c| c.name != "numbers_kept" || c.passed), "{kept:?}");
     }
 
@@ -416,8 +433,16 @@ mod tests {
     #[test]
     fn renderings_that_copy_an_example_fail() {
         let examples = "Russian: Главный тренер «Эвертона» Шон Дайч заявил в пятницу, что два игрока пропустят матч.";
-        assert!(copied_check("Банк Англии в четверг повысил ставку.", "ru", "The Bank of England raised rates.", examples).passed);
-        let check = copied_check("Верховный тренер «Эвертона» Шон Дайч заявил в пятницу, что игроки.", "ru", "EverGrow is big.", examples);
+        assert!(
+            copied_check("Банк Англии в четверг повысил ставку.", "ru", "The Bank of England raised rates.", examples)
+                .passed
+        );
+        let check = copied_check(
+            "Верховный тренер «Эвертона» Шон Дайч заявил в пятницу, что игроки.",
+            "ru",
+            "EverGrow is big.",
+            examples,
+        );
         assert!(!check.passed && check.detail.unwrap().contains("тренер «Эвертона»"));
         // A short shared name is not a copy.
         assert!(copied_check("Шон Дайч ушёл.", "ru", "Sean Dyche left.", examples).passed);
@@ -429,6 +454,11 @@ mod tests {
         assert_eq!(failed("央行加息。", "zh", en)[0].0, "length");
         let long = "Центральный банк повысил ключевую ставку. ".repeat(12);
         assert_eq!(failed(&long, "ru", en)[0].0, "length");
-        assert!(failed("Центральный банк в пятницу повысил ключевую ставку на полпункта, это третье повышение в этом году.", "ru", en).is_empty());
+        assert!(failed(
+            "Центральный банк в пятницу повысил ключевую ставку на полпункта, это третье повышение в этом году.",
+            "ru",
+            en
+        )
+        .is_empty());
     }
 }

@@ -38,10 +38,8 @@ pub struct Glossary {
 impl Glossary {
     /// Parses a glossary table; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Glossary, InputError> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        let mut lines =
+            text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
         let Some((_, header)) = lines.next() else {
             return Ok(Glossary::default());
         };

@@ -30,8 +30,8 @@ use crate::engine::{Conversation, GenerationOptions, Llm, Message, StopReason, T
 use crate::ingest::Article;
 use checks::Check;
 use glossary::Glossary;
-use prompts::TargetLanguage;
 pub use prompts::Prompts;
+use prompts::TargetLanguage;
 
 /// What model made a brief.
 #[derive(Debug, Clone, Serialize)]
@@ -189,7 +189,10 @@ enum LazyLlm {
     // Boxed: a loaded model's struct is over a kilobyte, the pending variant a few words.
     Loaded(Box<Llm>),
     /// Fetched (if needed) and loaded from this manifest on first use.
-    Pending { store: crate::store::ModelStore, manifest: Box<crate::store::Manifest> },
+    Pending {
+        store: crate::store::ModelStore,
+        manifest: Box<crate::store::Manifest>,
+    },
 }
 
 /// Summarize and translate with the chat model, or with the task models given.
@@ -244,12 +247,7 @@ impl BriefPipeline {
         Ok(pipeline)
     }
 
-    pub fn new(
-        llm: Llm,
-        prompts: Prompts,
-        model: ModelInfo,
-        options: BriefOptions,
-    ) -> anyhow::Result<BriefPipeline> {
+    pub fn new(llm: Llm, prompts: Prompts, model: ModelInfo, options: BriefOptions) -> anyhow::Result<BriefPipeline> {
         Self::with_llm(LazyLlm::Loaded(Box::new(llm)), prompts, model, options)
     }
 
@@ -626,8 +624,15 @@ impl BriefPipeline {
 enum Task<'a> {
     /// A summary of `text`, whose numbers must occur in `source` (the
     /// article); `combine`: `text` is section summaries to combine.
-    Summary { text: &'a str, source: &'a str, combine: bool },
-    Translation { text: &'a str, lang: &'a str },
+    Summary {
+        text: &'a str,
+        source: &'a str,
+        combine: bool,
+    },
+    Translation {
+        text: &'a str,
+        lang: &'a str,
+    },
 }
 
 impl Task<'_> {
@@ -680,7 +685,12 @@ impl Task<'_> {
     /// слово на русском языке"), and translated when asked plainly, but
     /// worse than with the full prompt, so plainly only when that failed
     /// (README, "Quality").
-    fn retry_messages(&self, prompts: &Prompts, earlier: &Step, attempt: usize) -> anyhow::Result<Option<Vec<Message>>> {
+    fn retry_messages(
+        &self,
+        prompts: &Prompts,
+        earlier: &Step,
+        attempt: usize,
+    ) -> anyhow::Result<Option<Vec<Message>>> {
         if attempt == 2 {
             return self.messages(prompts, Some(&failed_checks(earlier))).map(Some);
         }
@@ -909,8 +919,11 @@ mod tests {
         let prompts = Prompts::load(None, None).unwrap();
         let ru = prompts.language("ru").ok();
         let task = Task::Translation { text: "May the family be well.", lang: "ru" };
-        let failed = |answer: &str| task.checks(answer, &prompts.glossary, ru).iter().any(|c| c.name == "comment" && !c.passed);
-        assert!(failed("Мы рады вам помочь! Пожалуйста, предоставьте текст, который вы хотите перевести на русский язык."));
+        let failed =
+            |answer: &str| task.checks(answer, &prompts.glossary, ru).iter().any(|c| c.name == "comment" && !c.passed);
+        assert!(failed(
+            "Мы рады вам помочь! Пожалуйста, предоставьте текст, который вы хотите перевести на русский язык."
+        ));
         assert!(failed("Пусть семья будет здорова. Конечно, я перевел текст на русский язык."));
         assert!(!failed("Пусть у семьи всё будет хорошо."));
     }
@@ -932,7 +945,11 @@ mod tests {
         let echo = step("Весь текст полностью, каждое слово на русском языке.");
         assert!(!echo.passed());
         let second = task.retry_messages(&prompts, &echo, 2).unwrap().unwrap();
-        assert!(second[1].content.contains("comment") || second[1].content.contains("talks about"), "{}", second[1].content);
+        assert!(
+            second[1].content.contains("comment") || second[1].content.contains("talks about"),
+            "{}",
+            second[1].content
+        );
         assert!(second[0].content.contains("Everton"));
         let plain = task.retry_messages(&prompts, &echo, 3).unwrap().unwrap();
         assert_eq!(plain[1].content, "EverGrow is very different from Shiba Inu.");
@@ -1014,12 +1031,18 @@ mod tests {
         // Quotes around an answer with quoted titles inside go too; titles
         // that happen to open and close the rendering stay.
         let titles = "Her films include \"Dune\" and \"Heat\".";
-        assert_eq!(clean_answer("\"Её фильмы: \"Дюна\" и \"Схватка\".\"", titles), "Её фильмы: \"Дюна\" и \"Схватка\".");
+        assert_eq!(
+            clean_answer("\"Её фильмы: \"Дюна\" и \"Схватка\".\"", titles),
+            "Её фильмы: \"Дюна\" и \"Схватка\"."
+        );
         assert_eq!(clean_answer("\"Дюна\" и \"Схватка\"", titles), "\"Дюна\" и \"Схватка\"");
         // A lead-in of the answer's own goes even when the source has a
         // lead-in line further down.
         let with_key_points = "Markets fell.\nKey points:\nOil rose.";
-        assert_eq!(clean_answer("Вот перевод:\nРынки упали.\nГлавное:\nНефть выросла.", with_key_points), "Рынки упали.\nГлавное:\nНефть выросла.");
+        assert_eq!(
+            clean_answer("Вот перевод:\nРынки упали.\nГлавное:\nНефть выросла.", with_key_points),
+            "Рынки упали.\nГлавное:\nНефть выросла."
+        );
         let listing = "He said:\nWe will leave.";
         assert_eq!(clean_answer("Он сказал:\nМы уйдём.", listing), "Он сказал:\nМы уйдём.");
     }

@@ -40,8 +40,8 @@ const TRANSLITERATION: &str = "阿埃艾爱安昂奥澳巴芭拜班邦保堡鲍�
 /// Words that begin with a transliteration character but follow a name
 /// rather than end it ("普京希望…": Putin hopes).
 const AFTER_NAME: [&str; 20] = [
-    "希望", "加入", "加强", "达成", "达到", "多次", "特别", "安全", "利用", "马上", "欧洲", "西方", "维持", "施压", "坦言", "通过",
-    "提供", "提出", "提到", "得到",
+    "希望", "加入", "加强", "达成", "达到", "多次", "特别", "安全", "利用", "马上", "欧洲", "西方", "维持", "施压",
+    "坦言", "通过", "提供", "提出", "提到", "得到",
 ];
 
 /// Separators between the parts of a transliterated name.
@@ -50,8 +50,7 @@ const NAME_DOTS: [char; 4] = ['·', '•', '・', '‧'];
 static CHINESE_NAME: LazyLock<Regex> = LazyLock::new(|| {
     // A part may be joined by a hyphen, as in 拉达-科内法尔 (Lada-Konefal).
     let part = format!("[{TRANSLITERATION}]+(?:-[{TRANSLITERATION}]+)*");
-    Regex::new(&format!("{part}(?:[{dots}]{part})+", dots = String::from_iter(NAME_DOTS)))
-        .expect("valid expression")
+    Regex::new(&format!("{part}(?:[{dots}]{part})+", dots = String::from_iter(NAME_DOTS))).expect("valid expression")
 });
 
 /// A capitalised word of a name ("O'Mahony", "Lada-Konefal").
@@ -73,26 +72,167 @@ static ENGLISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
 /// Capitalised words before a name that are not part of it: a sentence's
 /// first word, titles.
 const NOT_IN_NAME: &[&str] = &[
-    "The", "A", "An", "In", "On", "At", "But", "And", "When", "After", "As", "If", "While", "He", "She", "It", "They",
-    "We", "I", "This", "That", "Mr", "Mrs", "Ms", "Dr", "Sir", "Dame", "Lord", "President", "Prime", "Minister",
-    "Foreign", "Secretary", "Chancellor", "Senator", "Governor", "Mayor", "King", "Queen", "Prince", "Princess",
-    "Pope", "Judge", "Coach", "Chief", "Special", "Envoy", "Deputy", "Vice", "Director", "Executive", "Ambassador",
-    "Spokesman", "Spokeswoman", "Commissioner", "Sgt", "Sergeant", "Writer",
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "At",
+    "But",
+    "And",
+    "When",
+    "After",
+    "As",
+    "If",
+    "While",
+    "He",
+    "She",
+    "It",
+    "They",
+    "We",
+    "I",
+    "This",
+    "That",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
+    "Sir",
+    "Dame",
+    "Lord",
+    "President",
+    "Prime",
+    "Minister",
+    "Foreign",
+    "Secretary",
+    "Chancellor",
+    "Senator",
+    "Governor",
+    "Mayor",
+    "King",
+    "Queen",
+    "Prince",
+    "Princess",
+    "Pope",
+    "Judge",
+    "Coach",
+    "Chief",
+    "Special",
+    "Envoy",
+    "Deputy",
+    "Vice",
+    "Director",
+    "Executive",
+    "Ambassador",
+    "Spokesman",
+    "Spokeswoman",
+    "Commissioner",
+    "Sgt",
+    "Sergeant",
+    "Writer",
 ];
 
 /// Words that make capitalised words a place, an organisation or an event
 /// rather than a person.
 const NOT_A_PERSON: &[&str] = &[
-    "United", "Arab", "Emirates", "States", "Kingdom", "Nations", "Union", "Association", "League", "Party",
-    "Council", "Ministry", "Department", "Office", "Bank", "University", "Street", "Road", "Avenue", "House", "Club",
-    "City", "County", "Airport", "Museum", "Hospital", "Company", "Corporation", "Group", "Trust", "Fund", "Agency",
-    "Service", "Force", "Army", "Navy", "Police", "Committee", "Commission", "Organisation", "Organization",
-    "Network", "News", "Times", "Post", "Premier", "Cup", "Championship", "Island", "Islands", "Sea", "Ocean",
-    "River", "Lake", "Valley", "North", "South", "East", "West", "New", "Royal", "National", "International",
-    "Federal", "Republic", "Stadium", "Park", "Centre", "Center", "Institute", "Town", "Place", "Affairs",
-    "Operation", "St", "Saint", "Mountain", "Mountains", "Basin", "Heath", "Abbey", "Bay", "Beach", "Square",
-    "Castle", "Cathedral", "Palace", "Harbour", "Harbor", "Coast", "Forest", "Desert", "Gulf", "Strait",
-    "Peninsula", "Province", "Region", "District",
+    "United",
+    "Arab",
+    "Emirates",
+    "States",
+    "Kingdom",
+    "Nations",
+    "Union",
+    "Association",
+    "League",
+    "Party",
+    "Council",
+    "Ministry",
+    "Department",
+    "Office",
+    "Bank",
+    "University",
+    "Street",
+    "Road",
+    "Avenue",
+    "House",
+    "Club",
+    "City",
+    "County",
+    "Airport",
+    "Museum",
+    "Hospital",
+    "Company",
+    "Corporation",
+    "Group",
+    "Trust",
+    "Fund",
+    "Agency",
+    "Service",
+    "Force",
+    "Army",
+    "Navy",
+    "Police",
+    "Committee",
+    "Commission",
+    "Organisation",
+    "Organization",
+    "Network",
+    "News",
+    "Times",
+    "Post",
+    "Premier",
+    "Cup",
+    "Championship",
+    "Island",
+    "Islands",
+    "Sea",
+    "Ocean",
+    "River",
+    "Lake",
+    "Valley",
+    "North",
+    "South",
+    "East",
+    "West",
+    "New",
+    "Royal",
+    "National",
+    "International",
+    "Federal",
+    "Republic",
+    "Stadium",
+    "Park",
+    "Centre",
+    "Center",
+    "Institute",
+    "Town",
+    "Place",
+    "Affairs",
+    "Operation",
+    "St",
+    "Saint",
+    "Mountain",
+    "Mountains",
+    "Basin",
+    "Heath",
+    "Abbey",
+    "Bay",
+    "Beach",
+    "Square",
+    "Castle",
+    "Cathedral",
+    "Palace",
+    "Harbour",
+    "Harbor",
+    "Coast",
+    "Forest",
+    "Desert",
+    "Gulf",
+    "Strait",
+    "Peninsula",
+    "Province",
+    "Region",
+    "District",
 ];
 
 /// `rendering` (Chinese) with the first mention of each transliterated name
@@ -244,7 +384,10 @@ mod tests {
         );
         // Titles go; as many English parts as the Chinese name has.
         assert_eq!(
-            bracketed("德国外长安娜·贝尔博克对记者说，时间不多了。", "German Foreign Minister Annalena Baerbock told reporters time was running out."),
+            bracketed(
+                "德国外长安娜·贝尔博克对记者说，时间不多了。",
+                "German Foreign Minister Annalena Baerbock told reporters time was running out."
+            ),
             "德国外长安娜·贝尔博克 (Annalena Baerbock)对记者说，时间不多了。"
         );
         // Two people, in order; the second mention stays as it is.
@@ -290,7 +433,10 @@ mod tests {
             "弗兰克·兰帕德 (Frank Lampard)的切尔西输了。"
         );
         assert_eq!(
-            bracketed("伊朗第一副总统穆罕默德·莫赫贝尔周三表示。", "Iran's First Vice President Mohammad Mokhber said on Wednesday."),
+            bracketed(
+                "伊朗第一副总统穆罕默德·莫赫贝尔周三表示。",
+                "Iran's First Vice President Mohammad Mokhber said on Wednesday."
+            ),
             "伊朗第一副总统穆罕默德·莫赫贝尔 (Mohammad Mokhber)周三表示。"
         );
     }
@@ -298,15 +444,24 @@ mod tests {
     #[test]
     fn titles_places_and_the_models_own_brackets_do_not_count() {
         assert_eq!(
-            bracketed("美国伊朗问题特使罗伯特·马利返回维也纳。", "U.S. Special Envoy for Iran Robert Malley was heading back to Vienna."),
+            bracketed(
+                "美国伊朗问题特使罗伯特·马利返回维也纳。",
+                "U.S. Special Envoy for Iran Robert Malley was heading back to Vienna."
+            ),
             "美国伊朗问题特使罗伯特·马利 (Robert Malley)返回维也纳。"
         );
         assert_eq!(
-            bracketed("雪崩发生在水晶山，警长达伦·莫斯说。", "The avalanche was in Crystal Mountain, said Sgt. Darren Moss."),
+            bracketed(
+                "雪崩发生在水晶山，警长达伦·莫斯说。",
+                "The avalanche was in Crystal Mountain, said Sgt. Darren Moss."
+            ),
             "雪崩发生在水晶山，警长达伦·莫斯 (Darren Moss)说。"
         );
         assert_eq!(
-            bracketed("西里尔·拉马福萨为德·克勒克（De Klerk）致悼词。", "Cyril Ramaphosa delivered a eulogy for De Klerk."),
+            bracketed(
+                "西里尔·拉马福萨为德·克勒克（De Klerk）致悼词。",
+                "Cyril Ramaphosa delivered a eulogy for De Klerk."
+            ),
             "西里尔·拉马福萨 (Cyril Ramaphosa)为德·克勒克（De Klerk）致悼词。"
         );
     }
@@ -315,7 +470,10 @@ mod tests {
     fn glossary_names_need_no_pairing() {
         // The glossary's 普京 is Putin's surname alone, so it has no dot.
         assert_eq!(
-            bracketed("七国集团警告俄罗斯，如果普京攻击乌克兰。", "The G7 warned Russia if President Vladimir Putin attacks Ukraine."),
+            bracketed(
+                "七国集团警告俄罗斯，如果普京攻击乌克兰。",
+                "The G7 warned Russia if President Vladimir Putin attacks Ukraine."
+            ),
             "七国集团警告俄罗斯，如果普京 (Vladimir Putin)攻击乌克兰。"
         );
         // Beside a transliterated name that pairs; a title left in front.
@@ -327,13 +485,9 @@ mod tests {
             "朔尔茨会见了法国总统马克龙 (Emmanuel Macron)和安娜·贝尔博克 (Annalena Baerbock)。"
         );
         // The model wrote the full name around the glossary's surname.
-        assert_eq!(
-            bracketed("据凯尔·斯塔默说。", "According to Keir Starmer."),
-            "据凯尔·斯塔默 (Keir Starmer)说。"
-        );
+        assert_eq!(bracketed("据凯尔·斯塔默说。", "According to Keir Starmer."), "据凯尔·斯塔默 (Keir Starmer)说。");
         // A Chinese name in Chinese needs no original; nor a surname alone.
-        for (rendering, source) in
-            [("习近平会见了普京。", "Xi Jinping met Putin."), ("约翰逊说。", "Johnson said.")]
+        for (rendering, source) in [("习近平会见了普京。", "Xi Jinping met Putin."), ("约翰逊说。", "Johnson said.")]
         {
             assert_eq!(bracketed(rendering, source), rendering);
         }

@@ -231,8 +231,7 @@ impl Prompts {
         let target = self.language(lang)?;
         let names = self.glossary.names_in(text, lang);
         let text = target.prompt_text(text);
-        let vars =
-            minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
+        let vars = minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
         let mut user = render(target.user.as_ref().unwrap_or(&p.user), &vars)?;
         // What failed goes before the text: after it, the 1.5B sometimes
         // translated the note instead of the text.
@@ -280,7 +279,9 @@ mod tests {
         // turn stays the same, so its keys and values are reused.
         let retry = p.summary_messages("ARTICLE BODY", false, Some("numbers not in the article: 42")).unwrap();
         assert_eq!(retry[0], m[0]);
-        assert!(retry[1].content.contains("ARTICLE BODY") && retry[1].content.contains("numbers not in the article: 42"));
+        assert!(
+            retry[1].content.contains("ARTICLE BODY") && retry[1].content.contains("numbers not in the article: 42")
+        );
         let m = p.translation_messages("Hello", "ru", None).unwrap();
         assert!(m[0].content.contains("Russian") && m[1].content.contains("Hello"));
         let retry = p.translation_messages("Hello", "ru", Some("English words left untranslated: hello")).unwrap();
@@ -324,7 +325,9 @@ mod tests {
         assert_eq!(ru.typeset("За $4,000.", "ru", "For $4,000.").0, "За 4 000 долларов.");
         // Left alone: an ellipsis, a question, a closing mark with nothing
         // before it, a hyphen inside a word or a range.
-        for text in ["«Голоса...» — сказал он.", "«Кто?» — спросил он.", "«Газпром» — компания, 12-15 см, северо-запад, 2 - 1."] {
+        for text in
+            ["«Голоса...» — сказал он.", "«Кто?» — спросил он.", "«Газпром» — компания, 12-15 см, северо-запад, 2 - 1."]
+        {
             assert_eq!(typeset(text), text);
         }
         // Chinese has its own: no spaced groups, no separator under ten thousand.

@@ -19,8 +19,9 @@ static QUOTE_THEN_SPEAKER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"^["“]?([^"“”]+?)([,.?!…]*)["”]\s+([^"“”]+?)\.?$"#).expect("valid expression"));
 
 /// `"Q," speaker said, "R."`: one quotation split by its speaker.
-static SPLIT_QUOTE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"^["“]([^"“”]+?),["”]\s+([^"“”]+?),\s+["“]([^"“”]+)["”]$"#).expect("valid expression"));
+static SPLIT_QUOTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^["“]([^"“”]+?),["”]\s+([^"“”]+?),\s+["“]([^"“”]+)["”]$"#).expect("valid expression")
+});
 
 /// `Clause, speaker said.`: reported speech with its speaker last, the
 /// verb at the end (or followed by when: "on Monday", "last week").
@@ -70,7 +71,12 @@ pub fn speaker_first(text: &str) -> Cow<'_, str> {
                 return p.to_string();
             }
             changed = true;
-            turned.into_iter().zip(originals).map(|(t, s)| t.unwrap_or_else(|| s.to_string())).collect::<Vec<_>>().join(" ")
+            turned
+                .into_iter()
+                .zip(originals)
+                .map(|(t, s)| t.unwrap_or_else(|| s.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .collect();
     if changed {
@@ -123,7 +129,10 @@ mod tests {
             r#"Asked Maria Lopez, the mayor of Leon: "Is it over?""#
         );
         // The quotation's opening mark in the sentence before.
-        assert_eq!(speaker_first(r#"Nobody will be left behind," the minister said."#), r#"The minister said: "Nobody will be left behind.""#);
+        assert_eq!(
+            speaker_first(r#"Nobody will be left behind," the minister said."#),
+            r#"The minister said: "Nobody will be left behind.""#
+        );
         // One quotation split by its speaker.
         assert_eq!(
             speaker_first(r#""Prices are rising," she told reporters, "and wages are not.""#),
@@ -135,7 +144,10 @@ mod tests {
             speaker_first("Aid will be sent to Chad, Liz Truss has announced."),
             "Liz Truss has announced: Aid will be sent to Chad."
         );
-        assert_eq!(speaker_first("Trade grew, the minister said last week."), "The minister said last week: Trade grew.");
+        assert_eq!(
+            speaker_first("Trade grew, the minister said last week."),
+            "The minister said last week: Trade grew."
+        );
         // Only the sentence that is such a quotation changes; paragraphs stay.
         assert_eq!(
             speaker_first("Rain fell on Monday. \"It was a flood,\" a farmer said.\n\nRoads reopened."),

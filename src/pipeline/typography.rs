@@ -134,7 +134,8 @@ pub fn chinese_digit_groups(text: &str) -> String {
 /// English is changed: in Russian "1,686" may also be a decimal.
 pub fn russian_digit_groups(text: &str, source: &str) -> String {
     let english: Vec<&str> = numbers(source).map(|r| &source[r]).collect();
-    let copied = numbers(text).filter(|span| thousands_groups(&text[span.clone()]) && english.contains(&&text[span.clone()]));
+    let copied =
+        numbers(text).filter(|span| thousands_groups(&text[span.clone()]) && english.contains(&&text[span.clone()]));
     replace_spans(text, copied.map(|span| (span.clone(), text[span].replace(',', " "))))
 }
 
@@ -154,7 +155,8 @@ pub fn name_currencies(text: &str, code: &str, names: &BTreeMap<String, [String;
         let sign_at = before.len() - sign.len();
         let glued = text[..sign_at].chars().next_back().is_some_and(char::is_alphanumeric);
         let after = &text[a.span.end..];
-        let grouped = after.strip_prefix([' ', '\u{a0}']).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        let grouped =
+            after.strip_prefix([' ', '\u{a0}']).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
         let overlaps = edits.last().is_some_and(|(span, _)| sign_at < span.end);
         if overlaps || glued || grouped {
             continue;
@@ -207,7 +209,10 @@ mod tests {
         let named = |t: &str| name_currencies(t, "ru", &names);
         assert_eq!(named("упал ниже $300 миллионов в цене"), "упал ниже 300 миллионов долларов в цене");
         assert_eq!(named("за $6,9 млрд и £75 млн."), "за 6,9 млрд долларов и 75 млн фунтов стерлингов.");
-        assert_eq!(named("за £25 ($33) и $ 21, $1, $2,5, $12"), "за 25 фунтов стерлингов (33 доллара) и 21 доллар, 1 доллар, 2,5 доллара, 12 долларов");
+        assert_eq!(
+            named("за £25 ($33) и $ 21, $1, $2,5, $12"),
+            "за 25 фунтов стерлингов (33 доллара) и 21 доллар, 1 доллар, 2,5 доллара, 12 долларов"
+        );
         assert_eq!(named("$4,000 и $1,001"), "4,000 долларов и 1,001 доллар");
         // Left alone: no sign, a sign glued to letters, spaced digit groups.
         for text in ["выросли на 300 долларов", "US$5 млн", "$1 200 в месяц", "€5"] {

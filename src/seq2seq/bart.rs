@@ -79,9 +79,7 @@ pub(crate) fn activation(name: &str) -> anyhow::Result<candle_nn::Activation> {
 impl Config {
     pub(crate) fn from_hub(c: &HubConfig, positions: Positions) -> anyhow::Result<Config> {
         if c.normalize_before || c.add_final_layer_norm {
-            anyhow::bail!(
-                "pre-norm BART variants (mBART: normalize_before, add_final_layer_norm) are not supported"
-            );
+            anyhow::bail!("pre-norm BART variants (mBART: normalize_before, add_final_layer_norm) are not supported");
         }
         Ok(Config {
             vocab_size: c.vocab_size,
@@ -163,17 +161,12 @@ impl Attention {
     /// (batch, len, d) -> (batch, heads, len, head_dim)
     fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
         let (b, l, _) = xs.dims3()?;
-        xs.reshape((b, l, self.heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
+        xs.reshape((b, l, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
     }
 
     /// Keys and values of `xs`, split into heads.
     fn keys_values(&self, xs: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.split_heads(&self.k_proj.forward(xs)?)?,
-            self.split_heads(&self.v_proj.forward(xs)?)?,
-        ))
+        Ok((self.split_heads(&self.k_proj.forward(xs)?)?, self.split_heads(&self.v_proj.forward(xs)?)?))
     }
 
     /// softmax(q kᵀ / sqrt(head_dim) + mask) v, then the output projection.
@@ -186,11 +179,7 @@ impl Attention {
             None => scores,
         };
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        probs
-            .matmul(v)?
-            .transpose(1, 2)?
-            .reshape((b, l, d))?
-            .apply(&self.out_proj)
+        probs.matmul(v)?.transpose(1, 2)?.reshape((b, l, d))?.apply(&self.out_proj)
     }
 }
 
@@ -202,23 +191,12 @@ struct FeedForward {
 }
 
 impl FeedForward {
-    fn new(
-        d: usize,
-        ffn: usize,
-        activation: candle_nn::Activation,
-        vb: VarBuilder,
-    ) -> Result<Self> {
-        Ok(FeedForward {
-            fc1: linear(d, ffn, vb.pp("fc1"))?,
-            fc2: linear(ffn, d, vb.pp("fc2"))?,
-            activation,
-        })
+    fn new(d: usize, ffn: usize, activation: candle_nn::Activation, vb: VarBuilder) -> Result<Self> {
+        Ok(FeedForward { fc1: linear(d, ffn, vb.pp("fc1"))?, fc2: linear(ffn, d, vb.pp("fc2"))?, activation })
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        xs.apply(&self.fc1)?
-            .apply(&self.activation)?
-            .apply(&self.fc2)
+        xs.apply(&self.fc1)?.apply(&self.activation)?.apply(&self.fc2)
     }
 }
 
@@ -243,8 +221,7 @@ impl EncoderLayer {
 
     fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (k, v) = self.self_attn.keys_values(xs)?;
-        let xs = (xs + self.self_attn.attend(xs, &k, &v, Some(mask))?)?
-            .apply(&self.self_attn_layer_norm)?;
+        let xs = (xs + self.self_attn.attend(xs, &k, &v, Some(mask))?)?.apply(&self.self_attn_layer_norm)?;
         (&xs + self.ffn.forward(&xs)?)?.apply(&self.final_layer_norm)
     }
 }
@@ -290,9 +267,7 @@ impl DecoderLayer {
         let attended = self.self_attn.attend(xs, &k, &v, causal)?;
         *cache = Some((k, v));
         let xs = (xs + attended)?.apply(&self.self_attn_layer_norm)?;
-        let attended = self
-            .encoder_attn
-            .attend(&xs, &cross.0, &cross.1, Some(encoder_mask))?;
+        let attended = self.encoder_attn.attend(&xs, &cross.0, &cross.1, Some(encoder_mask))?;
         let xs = (&xs + attended)?.apply(&self.encoder_attn_layer_norm)?;
         (&xs + self.ffn.forward(&xs)?)?.apply(&self.final_layer_norm)
     }
@@ -320,22 +295,14 @@ impl Bart {
         let shared = embedding(cfg.vocab_size, cfg.d_model, m.pp("shared"))?;
         let norm = |vb: VarBuilder| -> Result<Option<LayerNorm>> {
             if cfg.layernorm_embedding {
-                Ok(Some(layer_norm(
-                    cfg.d_model,
-                    1e-5,
-                    vb.pp("layernorm_embedding"),
-                )?))
+                Ok(Some(layer_norm(cfg.d_model, 1e-5, vb.pp("layernorm_embedding"))?))
             } else {
                 Ok(None)
             }
         };
         let (enc, dec) = (m.pp("encoder"), m.pp("decoder"));
         Ok(Bart {
-            embed_scale: if cfg.scale_embedding {
-                (cfg.d_model as f64).sqrt()
-            } else {
-                1.0
-            },
+            embed_scale: if cfg.scale_embedding { (cfg.d_model as f64).sqrt() } else { 1.0 },
             encoder_positions: PositionEmbedding::new(cfg, enc.pp("embed_positions"))?,
             decoder_positions: PositionEmbedding::new(cfg, dec.pp("embed_positions"))?,
             encoder_layernorm: norm(enc.clone())?,
@@ -382,9 +349,7 @@ pub(crate) fn additive_mask(mask: &Tensor) -> Result<Tensor> {
 /// -inf above the diagonal for `len` new positions after `past` cached ones.
 pub(crate) fn causal_mask(len: usize, past: usize, device: &Device) -> Result<Tensor> {
     let v: Vec<f32> = (0..len)
-        .flat_map(|i| {
-            (0..past + len).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
-        })
+        .flat_map(|i| (0..past + len).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
     Tensor::from_vec(v, (1, 1, len, past + len), device)
 }
@@ -400,11 +365,8 @@ impl EncoderDecoder for Bart {
     }
 
     fn start(&self, encoder_out: &Tensor, mask: &Tensor) -> Result<DecoderState> {
-        let cross = self
-            .decoder_layers
-            .iter()
-            .map(|l| l.encoder_attn.keys_values(encoder_out))
-            .collect::<Result<_>>()?;
+        let cross =
+            self.decoder_layers.iter().map(|l| l.encoder_attn.keys_values(encoder_out)).collect::<Result<_>>()?;
         Ok(DecoderState {
             self_kv: vec![None; self.decoder_layers.len()],
             cross_kv: cross,
@@ -415,28 +377,12 @@ impl EncoderDecoder for Bart {
 
     fn decode(&self, ids: &Tensor, state: &mut DecoderState) -> Result<Tensor> {
         let len = ids.dim(1)?;
-        let mut xs = self.embed(
-            ids,
-            &self.decoder_positions,
-            state.past,
-            &self.decoder_layernorm,
-        )?;
-        let causal = if len > 1 {
-            Some(causal_mask(len, state.past, &self.device)?)
-        } else {
-            None
-        };
+        let mut xs = self.embed(ids, &self.decoder_positions, state.past, &self.decoder_layernorm)?;
+        let causal = if len > 1 { Some(causal_mask(len, state.past, &self.device)?) } else { None };
         for (i, layer) in self.decoder_layers.iter().enumerate() {
-            xs = layer.forward(
-                &xs,
-                causal.as_ref(),
-                &mut state.self_kv[i],
-                &state.cross_kv[i],
-                &state.encoder_mask,
-            )?;
+            xs = layer.forward(&xs, causal.as_ref(), &mut state.self_kv[i], &state.cross_kv[i], &state.encoder_mask)?;
         }
         state.past += len;
-        xs.broadcast_matmul(&self.shared.embeddings().t()?)?
-            .broadcast_add(&self.final_logits_bias)
+        xs.broadcast_matmul(&self.shared.embeddings().t()?)?.broadcast_add(&self.final_logits_bias)
     }
 }

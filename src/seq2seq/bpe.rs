@@ -34,46 +34,29 @@ impl BartTokenizer {
     /// Reads `vocab.json` and `merges.txt` in `dir`.
     pub fn from_dir(dir: &Path) -> Result<BartTokenizer> {
         let vocab_path = dir.join("vocab.json");
-        let text = std::fs::read_to_string(&vocab_path)
-            .with_context(|| format!("cannot read {}", vocab_path.display()))?;
-        let ids: HashMap<String, u32> = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a JSON map of tokens to ids",
-                vocab_path.display()
-            )
-        })?;
-        let mut tokens =
-            vec![String::new(); ids.values().map(|&i| i as usize + 1).max().unwrap_or(0)];
+        let text =
+            std::fs::read_to_string(&vocab_path).with_context(|| format!("cannot read {}", vocab_path.display()))?;
+        let ids: HashMap<String, u32> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON map of tokens to ids", vocab_path.display()))?;
+        let mut tokens = vec![String::new(); ids.values().map(|&i| i as usize + 1).max().unwrap_or(0)];
         for (t, &i) in &ids {
             tokens[i as usize] = t.clone();
         }
         let merges_path = dir.join("merges.txt");
-        let merges = std::fs::read_to_string(&merges_path)
-            .with_context(|| format!("cannot read {}", merges_path.display()))?;
+        let merges =
+            std::fs::read_to_string(&merges_path).with_context(|| format!("cannot read {}", merges_path.display()))?;
         let mut ranks = HashMap::new();
-        for line in merges
-            .lines()
-            .filter(|l| !l.starts_with("#version") && !l.trim().is_empty())
-        {
-            let (a, b) = line.split_once(' ').with_context(|| {
-                format!(
-                    "{}: merge {line:?} is not two symbols",
-                    merges_path.display()
-                )
-            })?;
+        for line in merges.lines().filter(|l| !l.starts_with("#version") && !l.trim().is_empty()) {
+            let (a, b) = line
+                .split_once(' ')
+                .with_context(|| format!("{}: merge {line:?} is not two symbols", merges_path.display()))?;
             let rank = ranks.len();
             ranks.entry((a.to_string(), b.to_string())).or_insert(rank);
         }
-        let id = |t: &str| {
-            ids.get(t)
-                .copied()
-                .with_context(|| format!("{} has no {t}", vocab_path.display()))
-        };
+        let id = |t: &str| ids.get(t).copied().with_context(|| format!("{} has no {t}", vocab_path.display()));
         let byte_char = byte_chars();
-        let specials = ["<s>", "</s>", "<pad>", "<unk>", "<mask>"]
-            .iter()
-            .filter_map(|t| ids.get(*t).copied())
-            .collect();
+        let specials =
+            ["<s>", "</s>", "<pad>", "<unk>", "<mask>"].iter().filter_map(|t| ids.get(*t).copied()).collect();
         Ok(BartTokenizer {
             bos: id("<s>")?,
             eos: id("</s>")?,
@@ -81,10 +64,8 @@ impl BartTokenizer {
             specials,
             byte_of: (0..=255u8).map(|b| (byte_char[b as usize], b)).collect(),
             byte_char,
-            split: Regex::new(
-                r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
-            )
-            .expect("valid expression"),
+            split: Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
+                .expect("valid expression"),
             ids,
             tokens,
             ranks,
@@ -97,11 +78,7 @@ impl BartTokenizer {
         loop {
             let best = symbols
                 .windows(2)
-                .filter_map(|w| {
-                    self.ranks
-                        .get(&(w[0].clone(), w[1].clone()))
-                        .map(|&r| (r, w[0].clone(), w[1].clone()))
-                })
+                .filter_map(|w| self.ranks.get(&(w[0].clone(), w[1].clone())).map(|&r| (r, w[0].clone(), w[1].clone())))
                 .min_by_key(|x| x.0);
             let Some((_, a, b)) = best else { break };
             let mut merged = Vec::with_capacity(symbols.len());
@@ -124,11 +101,7 @@ impl BartTokenizer {
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = vec![self.bos];
         for word in self.split.find_iter(text).filter_map(|m| m.ok()) {
-            let spelled: String = word
-                .as_str()
-                .bytes()
-                .map(|b| self.byte_char[b as usize])
-                .collect();
+            let spelled: String = word.as_str().bytes().map(|b| self.byte_char[b as usize]).collect();
             for symbol in self.bpe(&spelled) {
                 if let Some(id) = self.ids.get(&symbol).copied().or(self.unk) {
                     ids.push(id);
@@ -145,11 +118,7 @@ impl BartTokenizer {
             .iter()
             .filter(|i| !self.specials.contains(i))
             .filter_map(|&i| self.tokens.get(i as usize))
-            .flat_map(|t| {
-                t.chars()
-                    .filter_map(|c| self.byte_of.get(&c).copied())
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|t| t.chars().filter_map(|c| self.byte_of.get(&c).copied()).collect::<Vec<_>>())
             .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }

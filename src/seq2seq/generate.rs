@@ -61,37 +61,21 @@ impl GenerationConfig {
     /// The settings of `config.json` overridden by those of `generation_config.json` (either may be
     /// `Value::Null`), with `transformers`' defaults for what neither sets.
     pub fn from_hub(config: &Value, generation: &Value) -> anyhow::Result<GenerationConfig> {
-        let get = |key: &str| {
-            generation
-                .get(key)
-                .filter(|v| !v.is_null())
-                .or(config.get(key))
-                .cloned()
-        };
+        let get = |key: &str| generation.get(key).filter(|v| !v.is_null()).or(config.get(key)).cloned();
         let merged = {
             let mut m = serde_json::Map::new();
-            for key in [
-                "decoder_start_token_id",
-                "eos_token_id",
-                "pad_token_id",
-                "forced_bos_token_id",
-                "forced_eos_token_id",
-            ] {
+            for key in
+                ["decoder_start_token_id", "eos_token_id", "pad_token_id", "forced_bos_token_id", "forced_eos_token_id"]
+            {
                 if let Some(v) = get(key) {
                     m.insert(key.into(), v);
                 }
             }
             Value::Object(m)
         };
-        let need = |key: &str| {
-            id_field(&merged, key)
-                .ok_or_else(|| anyhow::anyhow!("the model's config sets no {key}"))
-        };
-        let usize_or = |key: &str, default: usize| {
-            get(key)
-                .and_then(|v| v.as_u64())
-                .map_or(default, |n| n as usize)
-        };
+        let need =
+            |key: &str| id_field(&merged, key).ok_or_else(|| anyhow::anyhow!("the model's config sets no {key}"));
+        let usize_or = |key: &str, default: usize| get(key).and_then(|v| v.as_u64()).map_or(default, |n| n as usize);
         let early_stopping = match get("early_stopping") {
             Some(Value::Bool(true)) => EarlyStopping::True,
             Some(Value::String(s)) if s == "never" => EarlyStopping::Never,
@@ -102,9 +86,7 @@ impl GenerationConfig {
             for list in lists {
                 match list.as_array().map(|a| a.as_slice()) {
                     Some([one]) => bad_token_ids.extend(one.as_u64().map(|n| n as u32)),
-                    _ => anyhow::bail!(
-                        "bad_words_ids of more than one token are not supported: {list}"
-                    ),
+                    _ => anyhow::bail!("bad_words_ids of more than one token are not supported: {list}"),
                 }
             }
         }
@@ -116,9 +98,7 @@ impl GenerationConfig {
             max_length: usize_or("max_length", 20),
             min_length: usize_or("min_length", 0),
             num_beams: usize_or("num_beams", 1).max(1),
-            length_penalty: get("length_penalty")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(1.0),
+            length_penalty: get("length_penalty").and_then(|v| v.as_f64()).unwrap_or(1.0),
             no_repeat_ngram_size: usize_or("no_repeat_ngram_size", 0),
             early_stopping,
             bad_token_ids,
@@ -172,19 +152,10 @@ pub fn pad_batch(inputs: &[Vec<u32>], pad: u32, device: &Device) -> Result<(Tens
     let mut ids = Vec::with_capacity(inputs.len() * width);
     let mut mask = Vec::with_capacity(inputs.len() * width);
     for input in inputs {
-        ids.extend(
-            input
-                .iter()
-                .copied()
-                .chain(std::iter::repeat(pad))
-                .take(width),
-        );
+        ids.extend(input.iter().copied().chain(std::iter::repeat(pad)).take(width));
         mask.extend((0..width).map(|i| u8::from(i < input.len())));
     }
-    Ok((
-        Tensor::from_vec(ids, (inputs.len(), width), device)?,
-        Tensor::from_vec(mask, (inputs.len(), width), device)?,
-    ))
+    Ok((Tensor::from_vec(ids, (inputs.len(), width), device)?, Tensor::from_vec(mask, (inputs.len(), width), device)?))
 }
 
 /// The output of every input (start token first, end token last unless cut at `max_length`).
@@ -201,14 +172,9 @@ pub fn generate<M: EncoderDecoder + ?Sized>(
     let (ids, mask) = pad_batch(inputs, pad, device)?;
     let encoded = model.encode(&ids, &mask)?;
     let k = cfg.num_beams;
-    let rows: Vec<u32> = (0..inputs.len() as u32)
-        .flat_map(|i| std::iter::repeat_n(i, k))
-        .collect();
+    let rows: Vec<u32> = (0..inputs.len() as u32).flat_map(|i| std::iter::repeat_n(i, k)).collect();
     let rows = Tensor::new(rows.as_slice(), device)?;
-    let mut state = model.start(
-        &encoded.index_select(&rows, 0)?,
-        &mask.index_select(&rows, 0)?,
-    )?;
+    let mut state = model.start(&encoded.index_select(&rows, 0)?, &mask.index_select(&rows, 0)?)?;
     if k == 1 {
         greedy(model, &mut state, inputs.len(), cfg, device)
     } else {
@@ -224,11 +190,7 @@ fn step<M: EncoderDecoder + ?Sized>(
     device: &Device,
 ) -> Result<Vec<Vec<f32>>> {
     let input = Tensor::from_vec(last.to_vec(), (last.len(), 1), device)?;
-    model
-        .decode(&input, state)?
-        .squeeze(1)?
-        .to_dtype(DType::F32)?
-        .to_vec2()
+    model.decode(&input, state)?.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()
 }
 
 fn greedy<M: EncoderDecoder + ?Sized>(
@@ -281,9 +243,7 @@ fn log_softmax(v: &mut [f32]) {
 /// The `k` best of `scored` (value, tag), best first; earlier entries win ties.
 fn top_k<T: Copy>(mut scored: Vec<(f32, usize, T)>, k: usize) -> Vec<(f32, usize, T)> {
     let better = |a: &(f32, usize, T), b: &(f32, usize, T)| {
-        b.0.partial_cmp(&a.0)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.1.cmp(&b.1))
+        b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(&b.1))
     };
     if scored.len() > k {
         scored.select_nth_unstable_by(k - 1, better);
@@ -317,9 +277,7 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
     let start = vec![cfg.decoder_start_token_id];
     let mut items: Vec<Beams> = (0..n)
         .map(|_| Beams {
-            running: (0..k)
-                .map(|j| (start.clone(), if j == 0 { 0.0 } else { DEAD }))
-                .collect(),
+            running: (0..k).map(|j| (start.clone(), if j == 0 { 0.0 } else { DEAD })).collect(),
             finished: vec![(start.clone(), DEAD, false); k],
             improvable: true,
             active: true,
@@ -328,10 +286,7 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
     let lp = cfg.length_penalty;
     let mut cur_len = 1;
     while cur_len < cfg.max_length && items.iter().any(|b| b.active) {
-        let last: Vec<u32> = items
-            .iter()
-            .flat_map(|b| b.running.iter().map(|(s, _)| *s.last().unwrap()))
-            .collect();
+        let last: Vec<u32> = items.iter().flat_map(|b| b.running.iter().map(|(s, _)| *s.last().unwrap())).collect();
         let logits = step(model, state, &last, device)?;
         let mut reorder: Vec<u32> = (0..(n * k) as u32).collect();
         for (i, item) in items.iter_mut().enumerate() {
@@ -345,11 +300,7 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
                 log_softmax(&mut row);
                 cfg.process(seq, &mut row);
                 let vocab = row.len();
-                scored.extend(
-                    row.iter()
-                        .enumerate()
-                        .map(|(t, &lp)| (lp + score, j * vocab + t, (j, t as u32))),
-                );
+                scored.extend(row.iter().enumerate().map(|(t, &lp)| (lp + score, j * vocab + t, (j, t as u32))));
             }
             let candidates = top_k(scored, 2 * k);
             let ends = |t: u32| t == cfg.eos_token_id || cur_len + 1 >= cfg.max_length;
@@ -366,14 +317,9 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
             // Finished hypotheses: the best of the old ones and those that just ended among the
             // best `k` candidates.
             let norm = ((cur_len + 1 - 1) as f64).powf(lp) as f32;
-            let full =
-                item.finished.iter().all(|f| f.2) && cfg.early_stopping == EarlyStopping::True;
-            let mut merged: Vec<(f32, usize, (usize, bool))> = item
-                .finished
-                .iter()
-                .enumerate()
-                .map(|(s, f)| (f.1, s, (s, f.2)))
-                .collect();
+            let full = item.finished.iter().all(|f| f.2) && cfg.early_stopping == EarlyStopping::True;
+            let mut merged: Vec<(f32, usize, (usize, bool))> =
+                item.finished.iter().enumerate().map(|(s, f)| (f.1, s, (s, f.2))).collect();
             for (r, c) in candidates.iter().enumerate() {
                 let just_ended = ends(c.2 .1) && r < k;
                 let mut score = c.0 / norm;
@@ -397,18 +343,11 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
             let finished: Vec<(Vec<u32>, f32, bool)> = kept
                 .iter()
                 .map(|&(score, _, (slot, flag))| {
-                    let seq = if slot < k {
-                        item.finished[slot].0.clone()
-                    } else {
-                        seq_of(candidates[slot - k].2)
-                    };
+                    let seq = if slot < k { item.finished[slot].0.clone() } else { seq_of(candidates[slot - k].2) };
                     (seq, score, flag)
                 })
                 .collect();
-            let running: Vec<(Vec<u32>, f32)> = going
-                .iter()
-                .map(|&(score, _, bt)| (seq_of(bt), score))
-                .collect();
+            let running: Vec<(Vec<u32>, f32)> = going.iter().map(|&(score, _, bt)| (seq_of(bt), score)).collect();
             for (j, &(_, _, (beam, _))) in going.iter().enumerate() {
                 reorder[i * k + j] = (i * k + beam) as u32;
             }
@@ -421,17 +360,9 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
                 _ => cur_len + 1 - 1,
             };
             let best_possible = item.running[0].1 / (best_len as f64).powf(lp) as f32;
-            let worst = item
-                .finished
-                .iter()
-                .map(|f| f.1)
-                .fold(f32::INFINITY, f32::min);
-            item.improvable &= item
-                .finished
-                .iter()
-                .any(|f| best_possible > if f.2 { worst } else { DEAD });
-            let full =
-                item.finished.iter().all(|f| f.2) && cfg.early_stopping == EarlyStopping::True;
+            let worst = item.finished.iter().map(|f| f.1).fold(f32::INFINITY, f32::min);
+            item.improvable &= item.finished.iter().any(|f| best_possible > if f.2 { worst } else { DEAD });
+            let full = item.finished.iter().all(|f| f.2) && cfg.early_stopping == EarlyStopping::True;
             item.active = item.improvable && !full && !all_end;
         }
         state.reorder(&Tensor::new(reorder.as_slice(), device)?)?;
@@ -441,12 +372,7 @@ fn beam_search<M: EncoderDecoder + ?Sized>(
         .into_iter()
         .map(|b| match b.finished.into_iter().find(|f| f.2) {
             Some(f) => f.0,
-            None => b
-                .running
-                .into_iter()
-                .next()
-                .map(|r| r.0)
-                .unwrap_or_default(),
+            None => b.running.into_iter().next().map(|r| r.0).unwrap_or_default(),
         })
         .collect())
 }

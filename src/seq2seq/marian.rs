@@ -33,20 +33,14 @@ impl MarianTokenizer {
         let source = SentencePiece::from_file(&dir.join("source.spm"))?;
         let target = SentencePiece::from_file(&dir.join("target.spm"))?;
         let path = dir.join("vocab.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let ids: HashMap<String, u32> = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a JSON map of pieces to ids", path.display()))?;
-        let mut pieces =
-            vec![String::new(); ids.values().map(|&i| i as usize + 1).max().unwrap_or(0)];
+        let mut pieces = vec![String::new(); ids.values().map(|&i| i as usize + 1).max().unwrap_or(0)];
         for (p, &i) in &ids {
             pieces[i as usize] = p.clone();
         }
-        let id = |t: &str| {
-            ids.get(t)
-                .copied()
-                .with_context(|| format!("{} has no {t}", path.display()))
-        };
+        let id = |t: &str| ids.get(t).copied().with_context(|| format!("{} has no {t}", path.display()));
         Ok(MarianTokenizer {
             eos: id("</s>")?,
             unk: id("<unk>")?,
@@ -70,12 +64,8 @@ impl MarianTokenizer {
 
     /// The target-language tokens the model knows (`>>cmn_Hans<<`, ...), empty for a one-target model.
     pub fn language_tokens(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .ids
-            .keys()
-            .filter(|p| p.starts_with(">>") && p.ends_with("<<"))
-            .map(String::as_str)
-            .collect();
+        let mut v: Vec<&str> =
+            self.ids.keys().filter(|p| p.starts_with(">>") && p.ends_with("<<")).map(String::as_str).collect();
         v.sort_unstable();
         v
     }
@@ -93,20 +83,13 @@ impl MarianTokenizer {
             "ru" => &[">>rus<<"],
             _ => &[],
         };
-        preferred
-            .iter()
-            .find(|t| self.ids.contains_key(**t))
-            .map(|t| t.to_string())
+        preferred.iter().find(|t| self.ids.contains_key(**t)).map(|t| t.to_string())
     }
 
     /// Ids of a source text, end token included.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::new();
-        let code = self
-            .language_code
-            .find(text)
-            .filter(|m| m.start() == 0)
-            .map(|m| m.as_str());
+        let code = self.language_code.find(text).filter(|m| m.start() == 0).map(|m| m.as_str());
         if let Some(code) = code {
             ids.push(self.ids.get(code).copied().unwrap_or(self.unk));
         }
@@ -120,12 +103,8 @@ impl MarianTokenizer {
 
     /// Ids of a target text (what the model is trained to produce), end token included.
     pub fn encode_target(&self, text: &str) -> Vec<u32> {
-        let mut ids: Vec<u32> = self
-            .target
-            .encode(text)
-            .into_iter()
-            .map(|t| self.ids.get(&t.text).copied().unwrap_or(self.unk))
-            .collect();
+        let mut ids: Vec<u32> =
+            self.target.encode(text).into_iter().map(|t| self.ids.get(&t.text).copied().unwrap_or(self.unk)).collect();
         ids.push(self.eos);
         ids
     }

@@ -100,8 +100,7 @@ pub struct Seq2Seq {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -111,18 +110,10 @@ impl Seq2Seq {
         let device = Device::Cpu;
         let config = read_json(&dir.join("config.json"))?;
         let gen_path = dir.join("generation_config.json");
-        let gen = if gen_path.exists() {
-            read_json(&gen_path)?
-        } else {
-            serde_json::Value::Null
-        };
+        let gen = if gen_path.exists() { read_json(&gen_path)? } else { serde_json::Value::Null };
         let generation = GenerationConfig::from_hub(&config, &gen)
             .with_context(|| format!("decoding settings of the model in {}", dir.display()))?;
-        let family = config
-            .get("model_type")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string();
+        let family = config.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let weights: PathBuf = dir.join("model.safetensors");
         let vb = if weights.exists() {
             // SAFETY: the file is in the verified cache and not written while mapped.
@@ -132,61 +123,30 @@ impl Seq2Seq {
             // Many hub repositories (opus-mt, distilbart) have only PyTorch weights on main.
             let pth = dir.join("pytorch_model.bin");
             VarBuilder::from_pth(&pth, DType::F32, &device).with_context(|| {
-                format!(
-                    "cannot read the weights: neither {} nor {}",
-                    weights.display(),
-                    pth.display()
-                )
+                format!("cannot read the weights: neither {} nor {}", weights.display(), pth.display())
             })?
         };
-        let config_error = || {
-            format!(
-                "{} is not a valid {family} config",
-                dir.join("config.json").display()
-            )
+        let config_error = || format!("{} is not a valid {family} config", dir.join("config.json").display());
+        let (model, tokenizer, max_input_tokens): (Box<dyn EncoderDecoder + Send>, _, usize) = match family.as_str() {
+            "marian" | "bart" => {
+                let hub: bart::HubConfig = serde_json::from_value(config.clone()).with_context(config_error)?;
+                let (positions, tokenizer) = if family == "marian" {
+                    (bart::Positions::Sinusoidal, Seq2SeqTokenizer::Marian(marian::MarianTokenizer::from_dir(dir)?))
+                } else {
+                    (bart::Positions::Learned, Seq2SeqTokenizer::Bart(bpe::BartTokenizer::from_dir(dir)?))
+                };
+                let cfg = bart::Config::from_hub(&hub, positions)?;
+                (Box::new(bart::Bart::new(&cfg, vb)?), tokenizer, hub.max_position_embeddings)
+            }
+            "t5" => {
+                let cfg: t5::Config = serde_json::from_value(config.clone()).with_context(config_error)?;
+                let tokenizer = Seq2SeqTokenizer::T5(t5::T5Tokenizer::from_file(&dir.join("spiece.model"))?);
+                // Relative positions have no hard limit; T5 models are trained on 512 tokens.
+                (Box::new(t5::T5::new(&cfg, vb)?), tokenizer, 512)
+            }
+            other => bail!("model type {other:?} is not supported (marian, bart and t5 are)"),
         };
-        let (model, tokenizer, max_input_tokens): (Box<dyn EncoderDecoder + Send>, _, usize) =
-            match family.as_str() {
-                "marian" | "bart" => {
-                    let hub: bart::HubConfig =
-                        serde_json::from_value(config.clone()).with_context(config_error)?;
-                    let (positions, tokenizer) = if family == "marian" {
-                        (
-                            bart::Positions::Sinusoidal,
-                            Seq2SeqTokenizer::Marian(marian::MarianTokenizer::from_dir(dir)?),
-                        )
-                    } else {
-                        (
-                            bart::Positions::Learned,
-                            Seq2SeqTokenizer::Bart(bpe::BartTokenizer::from_dir(dir)?),
-                        )
-                    };
-                    let cfg = bart::Config::from_hub(&hub, positions)?;
-                    (
-                        Box::new(bart::Bart::new(&cfg, vb)?),
-                        tokenizer,
-                        hub.max_position_embeddings,
-                    )
-                }
-                "t5" => {
-                    let cfg: t5::Config =
-                        serde_json::from_value(config.clone()).with_context(config_error)?;
-                    let tokenizer = Seq2SeqTokenizer::T5(t5::T5Tokenizer::from_file(
-                        &dir.join("spiece.model"),
-                    )?);
-                    // Relative positions have no hard limit; T5 models are trained on 512 tokens.
-                    (Box::new(t5::T5::new(&cfg, vb)?), tokenizer, 512)
-                }
-                other => bail!("model type {other:?} is not supported (marian, bart and t5 are)"),
-            };
-        Ok(Seq2Seq {
-            model,
-            tokenizer,
-            generation,
-            family,
-            max_input_tokens,
-            device,
-        })
+        Ok(Seq2Seq { model, tokenizer, generation, family, max_input_tokens, device })
     }
 
     pub fn tokenizer(&self) -> &Seq2SeqTokenizer {
@@ -216,11 +176,7 @@ impl Seq2Seq {
     }
 
     /// Output ids for each input (one padded batch), decoded with `cfg`.
-    pub fn generate_ids(
-        &self,
-        inputs: &[Vec<u32>],
-        cfg: &GenerationConfig,
-    ) -> Result<Vec<Vec<u32>>> {
+    pub fn generate_ids(&self, inputs: &[Vec<u32>], cfg: &GenerationConfig) -> Result<Vec<Vec<u32>>> {
         let too_long = inputs.iter().find(|i| i.len() > self.max_input_tokens);
         if let Some(input) = too_long {
             bail!(
@@ -230,22 +186,13 @@ impl Seq2Seq {
             );
         }
         let pad = self.generation.pad_token_id;
-        Ok(generate::generate(
-            self.model.as_ref(),
-            inputs,
-            pad,
-            cfg,
-            &self.device,
-        )?)
+        Ok(generate::generate(self.model.as_ref(), inputs, pad, cfg, &self.device)?)
     }
 
     /// The outputs of `texts`, decoded with the model's own settings.
     pub fn generate(&self, texts: &[String]) -> Result<Vec<String>> {
         let inputs: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenizer.encode(t)).collect();
         let outputs = self.generate_ids(&inputs, &self.generation)?;
-        Ok(outputs
-            .iter()
-            .map(|ids| self.tokenizer.decode(ids))
-            .collect())
+        Ok(outputs.iter().map(|ids| self.tokenizer.decode(ids)).collect())
     }
 }

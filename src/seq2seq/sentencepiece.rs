@@ -83,14 +83,8 @@ impl CharsMap {
         if !trie_len.is_multiple_of(4) || 4 + trie_len > blob.len() {
             bail!("the precompiled charsmap's trie size ({trie_len}) does not fit the blob");
         }
-        let units = blob[4..4 + trie_len]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        Ok(CharsMap {
-            units,
-            pool: blob[4 + trie_len..].to_vec(),
-        })
+        let units = blob[4..4 + trie_len].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+        Ok(CharsMap { units, pool: blob[4 + trie_len..].to_vec() })
     }
 
     /// The replacement of the longest rule matching the start of `input` and the number of input
@@ -122,11 +116,7 @@ impl CharsMap {
 impl Normalizer {
     /// The normalized prefix of `input` and how many bytes of `input` it replaces.
     fn prefix<'a>(&'a self, input: &'a str) -> (std::borrow::Cow<'a, str>, usize) {
-        if let Some((rule, len)) = self
-            .charsmap
-            .as_ref()
-            .and_then(|m| m.longest_match(input.as_bytes()))
-        {
+        if let Some((rule, len)) = self.charsmap.as_ref().and_then(|m| m.longest_match(input.as_bytes())) {
             return (String::from_utf8_lossy(rule), len);
         }
         let len = input.chars().next().map_or(0, char::len_utf8);
@@ -240,10 +230,8 @@ impl<'a> Proto<'a> {
 impl SentencePiece {
     /// Reads a `.model` file.
     pub fn from_file(path: &std::path::Path) -> Result<SentencePiece> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        SentencePiece::from_bytes(&bytes)
-            .with_context(|| format!("{} is not a SentencePiece model", path.display()))
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        SentencePiece::from_bytes(&bytes).with_context(|| format!("{} is not a SentencePiece model", path.display()))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<SentencePiece> {
@@ -264,8 +252,7 @@ impl SentencePiece {
                     while let Some((t, f)) = p.next()? {
                         match (t, f) {
                             (1, Field::Bytes(b)) => {
-                                text =
-                                    String::from_utf8(b.to_vec()).context("a piece is not UTF-8")?
+                                text = String::from_utf8(b.to_vec()).context("a piece is not UTF-8")?
                             }
                             (2, Field::Fixed32(bits)) => score = f32::from_bits(bits),
                             (3, Field::Varint(v)) => kind = PieceKind::from_proto(v),
@@ -286,9 +273,7 @@ impl SentencePiece {
                     let mut p = Proto { buf: msg };
                     while let Some((t, f)) = p.next()? {
                         match (t, f) {
-                            (2, Field::Bytes(b)) if !b.is_empty() => {
-                                normalizer.charsmap = Some(CharsMap::parse(b)?)
-                            }
+                            (2, Field::Bytes(b)) if !b.is_empty() => normalizer.charsmap = Some(CharsMap::parse(b)?),
                             (3, Field::Varint(v)) => normalizer.add_dummy_prefix = v != 0,
                             (4, Field::Varint(v)) => normalizer.remove_extra_whitespaces = v != 0,
                             (5, Field::Varint(v)) => normalizer.escape_whitespaces = v != 0,
@@ -305,28 +290,15 @@ impl SentencePiece {
         if pieces.is_empty() {
             bail!("the model has no pieces");
         }
-        let unk_id = pieces
-            .iter()
-            .position(|p| p.2 == PieceKind::Unknown)
-            .context("the model has no unknown piece")? as u32;
-        let min_score = pieces
-            .iter()
-            .filter(|p| p.2 == PieceKind::Normal)
-            .map(|p| p.1)
-            .fold(f32::INFINITY, f32::min);
+        let unk_id =
+            pieces.iter().position(|p| p.2 == PieceKind::Unknown).context("the model has no unknown piece")? as u32;
+        let min_score = pieces.iter().filter(|p| p.2 == PieceKind::Normal).map(|p| p.1).fold(f32::INFINITY, f32::min);
         let mut ids = HashMap::with_capacity(pieces.len());
         for (i, p) in pieces.iter().enumerate() {
             ids.entry(p.0.clone()).or_insert(i as u32);
         }
         let max_piece_len = pieces.iter().map(|p| p.0.len()).max().unwrap_or(1);
-        Ok(SentencePiece {
-            pieces,
-            ids,
-            max_piece_len,
-            unk_id,
-            unk_score: min_score - 10.0,
-            normalizer,
-        })
+        Ok(SentencePiece { pieces, ids, max_piece_len, unk_id, unk_score: min_score - 10.0, normalizer })
     }
 
     pub fn len(&self) -> usize {
@@ -402,10 +374,7 @@ impl SentencePiece {
         let mut end = n;
         while end > 0 {
             let (_, start, id) = best[end].expect("every character boundary is reachable");
-            tokens.push(Token {
-                id,
-                text: s[start..end].to_string(),
-            });
+            tokens.push(Token { id, text: s[start..end].to_string() });
             end = start;
         }
         tokens.reverse();
@@ -413,9 +382,7 @@ impl SentencePiece {
         let mut merged: Vec<Token> = Vec::with_capacity(tokens.len());
         for t in tokens {
             match merged.last_mut() {
-                Some(last) if last.id == self.unk_id && t.id == self.unk_id => {
-                    last.text.push_str(&t.text)
-                }
+                Some(last) if last.id == self.unk_id && t.id == self.unk_id => last.text.push_str(&t.text),
                 _ => merged.push(t),
             }
         }

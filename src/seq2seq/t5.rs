@@ -62,16 +62,12 @@ struct RmsNorm {
 
 impl RmsNorm {
     fn new(d: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
-        Ok(RmsNorm {
-            weight: vb.get(d, "weight")?,
-            eps,
-        })
+        Ok(RmsNorm { weight: vb.get(d, "weight")?, eps })
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let var = xs.sqr()?.mean_keepdim(D::Minus1)?;
-        xs.broadcast_div(&(var + self.eps)?.sqrt()?)?
-            .broadcast_mul(&self.weight)
+        xs.broadcast_div(&(var + self.eps)?.sqrt()?)?.broadcast_mul(&self.weight)
     }
 }
 
@@ -93,8 +89,7 @@ fn bucket(relative: i64, bidirectional: bool, num_buckets: usize, max_distance: 
         distance
     } else {
         // The same f32 arithmetic as the reference, truncated toward zero.
-        let scaled = (distance as f32 / max_exact as f32).ln()
-            / ((max_distance as f64 / max_exact as f64).ln() as f32)
+        let scaled = (distance as f32 / max_exact as f32).ln() / ((max_distance as f64 / max_exact as f64).ln() as f32)
             * (buckets - max_exact) as f32;
         (max_exact + scaled as i64).min(buckets - 1)
     };
@@ -127,11 +122,7 @@ impl Attention {
             heads: cfg.num_heads,
             d_kv: cfg.d_kv,
             relative_bias: if has_bias {
-                Some(embedding(
-                    cfg.relative_attention_num_buckets,
-                    cfg.num_heads,
-                    vb.pp("relative_attention_bias"),
-                )?)
+                Some(embedding(cfg.relative_attention_num_buckets, cfg.num_heads, vb.pp("relative_attention_bias"))?)
             } else {
                 None
             },
@@ -143,39 +134,20 @@ impl Attention {
 
     fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
         let (b, l, _) = xs.dims3()?;
-        xs.reshape((b, l, self.heads, self.d_kv))?
-            .transpose(1, 2)?
-            .contiguous()
+        xs.reshape((b, l, self.heads, self.d_kv))?.transpose(1, 2)?.contiguous()
     }
 
     fn keys_values(&self, xs: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.split_heads(&self.k.forward(xs)?)?,
-            self.split_heads(&self.v.forward(xs)?)?,
-        ))
+        Ok((self.split_heads(&self.k.forward(xs)?)?, self.split_heads(&self.v.forward(xs)?)?))
     }
 
     /// Position biases (1, heads, q_len, k_len) for queries at `past..past + q_len`.
-    fn position_bias(
-        &self,
-        q_len: usize,
-        k_len: usize,
-        past: usize,
-        device: &Device,
-    ) -> Result<Tensor> {
-        let table = self
-            .relative_bias
-            .as_ref()
-            .expect("only the first layer computes position biases");
+    fn position_bias(&self, q_len: usize, k_len: usize, past: usize, device: &Device) -> Result<Tensor> {
+        let table = self.relative_bias.as_ref().expect("only the first layer computes position biases");
         let ids: Vec<u32> = (0..q_len)
             .flat_map(|i| {
                 (0..k_len).map(move |j| {
-                    bucket(
-                        j as i64 - (i + past) as i64,
-                        self.bidirectional,
-                        self.num_buckets,
-                        self.max_distance,
-                    )
+                    bucket(j as i64 - (i + past) as i64, self.bidirectional, self.num_buckets, self.max_distance)
                 })
             })
             .collect();
@@ -187,33 +159,18 @@ impl Attention {
     fn attend(&self, xs: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let (b, l, _) = xs.dims3()?;
         let q = self.split_heads(&self.q.forward(xs)?)?;
-        let scores = q
-            .matmul(&k.transpose(2, 3)?.contiguous()?)?
-            .broadcast_add(bias)?;
+        let scores = q.matmul(&k.transpose(2, 3)?.contiguous()?)?.broadcast_add(bias)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        probs
-            .matmul(v)?
-            .transpose(1, 2)?
-            .reshape((b, l, self.heads * self.d_kv))?
-            .apply(&self.o)
+        probs.matmul(v)?.transpose(1, 2)?.reshape((b, l, self.heads * self.d_kv))?.apply(&self.o)
     }
 }
 
 #[derive(Debug, Clone)]
 enum FeedForward {
     /// wo(act(wi x))
-    Plain {
-        wi: Linear,
-        wo: Linear,
-        act: candle_nn::Activation,
-    },
+    Plain { wi: Linear, wo: Linear, act: candle_nn::Activation },
     /// wo(act(wi_0 x) * wi_1 x)
-    Gated {
-        wi_0: Linear,
-        wi_1: Linear,
-        wo: Linear,
-        act: candle_nn::Activation,
-    },
+    Gated { wi_0: Linear, wi_1: Linear, wo: Linear, act: candle_nn::Activation },
 }
 
 impl FeedForward {
@@ -225,8 +182,7 @@ impl FeedForward {
         let act = match act {
             // `gated-gelu` means the tanh GELU, as `transformers` maps it.
             "gelu" if gated => candle_nn::Activation::NewGelu,
-            other => super::bart::activation(other)
-                .map_err(|e| candle_core::Error::Msg(e.to_string()))?,
+            other => super::bart::activation(other).map_err(|e| candle_core::Error::Msg(e.to_string()))?,
         };
         let (d, ff) = (cfg.d_model, cfg.d_ff);
         Ok(if gated {
@@ -237,23 +193,14 @@ impl FeedForward {
                 act,
             }
         } else {
-            FeedForward::Plain {
-                wi: linear_no_bias(d, ff, vb.pp("wi"))?,
-                wo: linear_no_bias(ff, d, vb.pp("wo"))?,
-                act,
-            }
+            FeedForward::Plain { wi: linear_no_bias(d, ff, vb.pp("wi"))?, wo: linear_no_bias(ff, d, vb.pp("wo"))?, act }
         })
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         match self {
             FeedForward::Plain { wi, wo, act } => xs.apply(wi)?.apply(act)?.apply(wo),
-            FeedForward::Gated {
-                wi_0,
-                wi_1,
-                wo,
-                act,
-            } => (xs.apply(wi_0)?.apply(act)? * xs.apply(wi_1)?)?.apply(wo),
+            FeedForward::Gated { wi_0, wi_1, wo, act } => (xs.apply(wi_0)?.apply(act)? * xs.apply(wi_1)?)?.apply(wo),
         }
     }
 }
@@ -306,9 +253,7 @@ impl T5 {
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
         let shared = embedding(cfg.vocab_size, cfg.d_model, vb.pp("shared"))?;
         let blocks = |n: usize, decoder: bool, vb: VarBuilder| -> Result<Vec<Block>> {
-            (0..n)
-                .map(|i| Block::new(cfg, i == 0, decoder, vb.pp("block").pp(i)))
-                .collect()
+            (0..n).map(|i| Block::new(cfg, i == 0, decoder, vb.pp("block").pp(i))).collect()
         };
         let (enc, dec) = (vb.pp("encoder"), vb.pp("decoder"));
         let lm_head = if vb.contains_tensor("lm_head.weight") {
@@ -318,21 +263,9 @@ impl T5 {
         };
         Ok(T5 {
             encoder: blocks(cfg.num_layers, false, enc.clone())?,
-            encoder_norm: RmsNorm::new(
-                cfg.d_model,
-                cfg.layer_norm_epsilon,
-                enc.pp("final_layer_norm"),
-            )?,
-            decoder: blocks(
-                cfg.num_decoder_layers.unwrap_or(cfg.num_layers),
-                true,
-                dec.clone(),
-            )?,
-            decoder_norm: RmsNorm::new(
-                cfg.d_model,
-                cfg.layer_norm_epsilon,
-                dec.pp("final_layer_norm"),
-            )?,
+            encoder_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, enc.pp("final_layer_norm"))?,
+            decoder: blocks(cfg.num_decoder_layers.unwrap_or(cfg.num_layers), true, dec.clone())?,
+            decoder_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, dec.pp("final_layer_norm"))?,
             lm_head,
             output_scale: if cfg.scale_decoder_outputs.unwrap_or(cfg.tie_word_embeddings) {
                 (cfg.d_model as f64).powf(-0.5)
@@ -349,10 +282,8 @@ impl EncoderDecoder for T5 {
     fn encode(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let len = ids.dim(1)?;
         let mut xs = self.shared.forward(ids)?;
-        let bias = self.encoder[0]
-            .self_attn
-            .position_bias(len, len, 0, &self.device)?
-            .broadcast_add(&additive_mask(mask)?)?;
+        let bias =
+            self.encoder[0].self_attn.position_bias(len, len, 0, &self.device)?.broadcast_add(&additive_mask(mask)?)?;
         for block in &self.encoder {
             let normed = block.self_norm.forward(&xs)?;
             let (k, v) = block.self_attn.keys_values(&normed)?;
@@ -366,13 +297,7 @@ impl EncoderDecoder for T5 {
         let cross = self
             .decoder
             .iter()
-            .map(|b| {
-                b.cross
-                    .as_ref()
-                    .expect("decoder blocks attend to the encoder")
-                    .0
-                    .keys_values(encoder_out)
-            })
+            .map(|b| b.cross.as_ref().expect("decoder blocks attend to the encoder").0.keys_values(encoder_out))
             .collect::<Result<_>>()?;
         Ok(DecoderState {
             self_kv: vec![None; self.decoder.len()],
@@ -386,10 +311,7 @@ impl EncoderDecoder for T5 {
         let len = ids.dim(1)?;
         let past = state.past;
         let mut xs = self.shared.forward(ids)?;
-        let mut bias =
-            self.decoder[0]
-                .self_attn
-                .position_bias(len, past + len, past, &self.device)?;
+        let mut bias = self.decoder[0].self_attn.position_bias(len, past + len, past, &self.device)?;
         if len > 1 {
             bias = bias.broadcast_add(&causal_mask(len, past, &self.device)?)?;
         }
@@ -402,18 +324,14 @@ impl EncoderDecoder for T5 {
             };
             xs = (&xs + block.self_attn.attend(&normed, &k, &v, &bias)?)?;
             state.self_kv[i] = Some((k, v));
-            let (cross, norm) = block
-                .cross
-                .as_ref()
-                .expect("decoder blocks attend to the encoder");
+            let (cross, norm) = block.cross.as_ref().expect("decoder blocks attend to the encoder");
             let (ck, cv) = &state.cross_kv[i];
             xs = (&xs + cross.attend(&norm.forward(&xs)?, ck, cv, &state.encoder_mask)?)?;
             xs = (&xs + block.ff.forward(&block.ff_norm.forward(&xs)?)?)?;
         }
         state.past += len;
         let xs = (self.decoder_norm.forward(&xs)? * self.output_scale)?;
-        xs.broadcast_matmul(&self.lm_head.t()?)?
-            .to_dtype(DType::F32)
+        xs.broadcast_matmul(&self.lm_head.t()?)?.to_dtype(DType::F32)
     }
 }
 
@@ -428,9 +346,7 @@ pub struct T5Tokenizer {
 impl T5Tokenizer {
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<T5Tokenizer> {
         let spm = SentencePiece::from_file(path)?;
-        let eos = spm
-            .piece_id("</s>")
-            .ok_or_else(|| anyhow::anyhow!("{} has no </s>", path.display()))?;
+        let eos = spm.piece_id("</s>").ok_or_else(|| anyhow::anyhow!("{} has no </s>", path.display()))?;
         let pad = spm.piece_id("<pad>").unwrap_or(0);
         Ok(T5Tokenizer { spm, eos, pad })
     }
@@ -443,10 +359,7 @@ impl T5Tokenizer {
 
     pub fn decode(&self, ids: &[u32]) -> String {
         let special = |i: u32| i == self.eos || i == self.pad || i == self.spm.unk_id();
-        let pieces = ids
-            .iter()
-            .filter(|&&i| !special(i))
-            .filter_map(|&i| self.spm.piece(i));
+        let pieces = ids.iter().filter(|&&i| !special(i)).filter_map(|&i| self.spm.piece(i));
         self.spm.decode_pieces(pieces)
     }
 }

@@ -32,10 +32,7 @@ fn run(model: &Seq2Seq, texts: &[String]) -> Result<Outputs> {
     let outputs = model.generate_ids(&inputs, model.generation_config())?;
     let eos = model.generation_config().eos_token_id;
     Ok(Outputs {
-        texts: outputs
-            .iter()
-            .map(|ids| model.tokenizer().decode(ids))
-            .collect(),
+        texts: outputs.iter().map(|ids| model.tokenizer().decode(ids)).collect(),
         prompt_tokens: inputs.iter().map(Vec::len).sum(),
         // Less the start token of each output.
         generated_tokens: outputs.iter().map(|o| o.len().saturating_sub(1)).sum(),
@@ -70,11 +67,7 @@ pub struct Seq2SeqTranslator {
 impl Seq2SeqTranslator {
     pub fn load(manifest: &Manifest, local: &LocalModel) -> Result<Seq2SeqTranslator> {
         let model = Seq2Seq::load(&local.dir)?;
-        Ok(Seq2SeqTranslator {
-            id: manifest.id.clone(),
-            languages: manifest.languages.clone(),
-            model,
-        })
+        Ok(Seq2SeqTranslator { id: manifest.id.clone(), languages: manifest.languages.clone(), model })
     }
 
     /// What goes before each sentence: the target-language token of a multi-target model.
@@ -113,10 +106,8 @@ impl Translator for Seq2SeqTranslator {
         let (mut prompt_tokens, mut generated_tokens, mut cut) = (0, 0, false);
         let mut rendered = Vec::new();
         for paragraph in paragraphs(text) {
-            let pieces: Vec<String> = sentences(paragraph)
-                .iter()
-                .flat_map(|s| fitting(&self.model, s, &prefix))
-                .collect();
+            let pieces: Vec<String> =
+                sentences(paragraph).iter().flat_map(|s| fitting(&self.model, s, &prefix)).collect();
             let mut out = Vec::with_capacity(pieces.len());
             for batch in pieces.chunks(BATCH) {
                 let o = run(&self.model, batch)?;
@@ -132,14 +123,7 @@ impl Translator for Seq2SeqTranslator {
         let glossary = crate::pipeline::glossary::Glossary::builtin();
         let mut checks = checks::translation_checks(&text, lang, source, glossary);
         checks.push(checks::complete_check(lang, cut));
-        Ok(Step {
-            text,
-            checks,
-            attempts: 1,
-            prompt_tokens,
-            generated_tokens,
-            ms: start.elapsed().as_millis() as u64,
-        })
+        Ok(Step { text, checks, attempts: 1, prompt_tokens, generated_tokens, ms: start.elapsed().as_millis() as u64 })
     }
 }
 
@@ -151,10 +135,7 @@ pub struct Seq2SeqSummarizer {
 
 impl Seq2SeqSummarizer {
     pub fn load(manifest: &Manifest, local: &LocalModel) -> Result<Seq2SeqSummarizer> {
-        Ok(Seq2SeqSummarizer {
-            id: manifest.id.clone(),
-            model: Seq2Seq::load(&local.dir)?,
-        })
+        Ok(Seq2SeqSummarizer { id: manifest.id.clone(), model: Seq2Seq::load(&local.dir)? })
     }
 
     /// T5 models are told the task in the text.
@@ -169,22 +150,13 @@ impl Seq2SeqSummarizer {
     /// Consecutive sentences of `text` grouped into sections the model takes whole.
     fn sections(&self, text: &str) -> Vec<String> {
         let limit = self.model.max_input_tokens();
-        let count = |s: &str| {
-            self.model
-                .tokenizer()
-                .encode(&format!("{}{s}", self.prefix()))
-                .len()
-        };
+        let count = |s: &str| self.model.tokenizer().encode(&format!("{}{s}", self.prefix())).len();
         let mut sections = Vec::new();
         let mut current = String::new();
         for paragraph in paragraphs(text) {
             for sentence in sentences(paragraph) {
                 for piece in fitting(&self.model, sentence, "") {
-                    let joined = if current.is_empty() {
-                        piece.clone()
-                    } else {
-                        format!("{current} {piece}")
-                    };
+                    let joined = if current.is_empty() { piece.clone() } else { format!("{current} {piece}") };
                     if count(&joined) > limit && !current.is_empty() {
                         sections.push(std::mem::replace(&mut current, piece));
                     } else {
@@ -208,18 +180,9 @@ impl Summarizer for Seq2SeqSummarizer {
     fn summarize(&mut self, article: &str) -> Result<(Step, InputReport)> {
         let start = Instant::now();
         let prefix = self.prefix();
-        let tokens = self
-            .model
-            .tokenizer()
-            .encode(&format!("{prefix}{article}"))
-            .len();
+        let tokens = self.model.tokenizer().encode(&format!("{prefix}{article}")).len();
         let sections = self.sections(article);
-        let with_prefix = |texts: &[String]| {
-            texts
-                .iter()
-                .map(|t| format!("{prefix}{t}"))
-                .collect::<Vec<_>>()
-        };
+        let with_prefix = |texts: &[String]| texts.iter().map(|t| format!("{prefix}{t}")).collect::<Vec<_>>();
         let mut o = run(&self.model, &with_prefix(&sections))?;
         let method = if sections.len() > 1 {
             // The section summaries, summarized again when they fit in one input.
@@ -248,14 +211,6 @@ impl Summarizer for Seq2SeqSummarizer {
             generated_tokens: o.generated_tokens,
             ms: start.elapsed().as_millis() as u64,
         };
-        Ok((
-            step,
-            InputReport {
-                tokens,
-                method,
-                sections: sections.len(),
-                opening: None,
-            },
-        ))
+        Ok((step, InputReport { tokens, method, sections: sections.len(), opening: None }))
     }
 }

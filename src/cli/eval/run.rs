@@ -92,8 +92,7 @@ fn tasks(args: &RunArgs) -> Vec<Task> {
                     source: folder.join("source.en"),
                     reference: folder.join(format!("ref.A.{lang}")),
                     systems: folder.join("systems"),
-                    domain: (args.set == SetName::Wmt22News)
-                        .then(|| (folder.join("docids.tsv"), "news")),
+                    domain: (args.set == SetName::Wmt22News).then(|| (folder.join("docids.tsv"), "news")),
                 }
             })
             .collect(),
@@ -207,18 +206,17 @@ fn selected_lines(task: &Task, limit: Option<usize>) -> anyhow::Result<Vec<usize
 /// Writes the lines `keep` of `from` to `to`; returns them.
 fn write_cut(from: &Path, keep: &[usize], to: &Path) -> anyhow::Result<Vec<String>> {
     let lines = read_lines(from)?;
-    let cut: Vec<String> = keep
-        .iter()
-        .map(|&i| {
-            lines.get(i).cloned().ok_or_else(|| {
-                InputError::new(from, format!("has {} lines; line {} is missing", lines.len(), i + 1))
+    let cut: Vec<String> =
+        keep.iter()
+            .map(|&i| {
+                lines.get(i).cloned().ok_or_else(|| {
+                    InputError::new(from, format!("has {} lines; line {} is missing", lines.len(), i + 1))
+                })
             })
-        })
-        .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()?;
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(to, cut.join("\n") + "\n")
-        .with_context(|| format!("cannot write {}", to.display()))?;
+    std::fs::write(to, cut.join("\n") + "\n").with_context(|| format!("cannot write {}", to.display()))?;
     Ok(cut)
 }

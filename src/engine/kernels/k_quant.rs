@@ -194,8 +194,7 @@ fn quantize_rows(lhs: &[f32], cols: usize) -> Vec<BlockQ8K> {
     Workers::get().run(m, |range| {
         for i in range {
             // SAFETY: row i's blocks are written by exactly one worker.
-            let dst =
-                unsafe { std::slice::from_raw_parts_mut((q_ptr as *mut BlockQ8K).add(i * kb), kb) };
+            let dst = unsafe { std::slice::from_raw_parts_mut((q_ptr as *mut BlockQ8K).add(i * kb), kb) };
             BlockQ8K::from_float(&lhs[i * cols..(i + 1) * cols], dst);
         }
     });
@@ -717,16 +716,12 @@ mod avx2 {
                         yhi[a] = bcast4(&acts[a][b], 8 * g + 4);
                     }
                     for h in 0..2 {
-                        let w = _mm256_load_si256(
-                            t.qs.as_ptr().add((g * TILE + 8 * h) * 4) as *const __m256i
-                        );
+                        let w = _mm256_load_si256(t.qs.as_ptr().add((g * TILE + 8 * h) * 4) as *const __m256i);
                         let lo = _mm256_and_si256(w, mask);
                         let hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
                         for a in 0..n {
-                            let p = _mm256_add_epi16(
-                                _mm256_maddubs_epi16(lo, ylo[a]),
-                                _mm256_maddubs_epi16(hi, yhi[a]),
-                            );
+                            let p =
+                                _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo[a]), _mm256_maddubs_epi16(hi, yhi[a]));
                             sums[a][h] = _mm256_add_epi16(sums[a][h], p);
                         }
                     }
@@ -815,18 +810,12 @@ mod avx2 {
                 for (t, q) in q.into_iter().enumerate() {
                     // Bytes 0..16 of the 32 values use scale 2i, 16..32 2i + 1.
                     let i = (8 * h + 2 * t) as i64;
-                    let pick =
-                        _mm_set_epi64x((i + 1) * 0x0101_0101_0101_0101, i * 0x0101_0101_0101_0101);
+                    let pick = _mm_set_epi64x((i + 1) * 0x0101_0101_0101_0101, i * 0x0101_0101_0101_0101);
                     let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
                     for (sumi, y) in sumi.iter_mut().zip(&ys) {
-                        let yv = _mm256_loadu_si256(
-                            y[b].qs.as_ptr().add(128 * h + 32 * t) as *const __m256i
-                        );
+                        let yv = _mm256_loadu_si256(y[b].qs.as_ptr().add(128 * h + 32 * t) as *const __m256i);
                         // (q - 32) * y in pairs: exact in 16 bits.
-                        let p = _mm256_sub_epi16(
-                            _mm256_maddubs_epi16(q, yv),
-                            _mm256_maddubs_epi16(m32, yv),
-                        );
+                        let p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, yv), _mm256_maddubs_epi16(m32, yv));
                         *sumi = _mm256_add_epi32(*sumi, _mm256_madd_epi16(sc, p));
                     }
                 }
@@ -914,11 +903,7 @@ mod avx512 {
     /// weight rows in one vector: sums stay in registers from the first block
     /// to the last, and each weight vector is loaded once for all `N` rows.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
-    pub unsafe fn q6k_tiles<const N: usize>(
-        tiles: &[Box<Q6KTile>],
-        ys: [&[Q8KBlock]; N],
-        out: &mut [[f32; TILE]],
-    ) {
+    pub unsafe fn q6k_tiles<const N: usize>(tiles: &[Box<Q6KTile>], ys: [&[Q8KBlock]; N], out: &mut [[f32; TILE]]) {
         assert!(out.len() >= N && ys.iter().all(|y| y.len() >= tiles.len()));
         let mut acc = [_mm512_setzero_ps(); N];
         for (b, t) in tiles.iter().enumerate() {
@@ -947,11 +932,7 @@ mod avx512 {
 #[cfg(not(target_arch = "x86_64"))]
 mod avx2 {
     use super::{Q4KTile, Q6KBlock, Q6KTile, Q8KBlock, MAX_ACTS, TILE};
-    pub unsafe fn q4k_tiles<const N: usize>(
-        _: &[Q4KTile],
-        _: [&[Q8KBlock]; N],
-        _: &mut [[f32; TILE]; MAX_ACTS],
-    ) {
+    pub unsafe fn q4k_tiles<const N: usize>(_: &[Q4KTile], _: [&[Q8KBlock]; N], _: &mut [[f32; TILE]; MAX_ACTS]) {
         unreachable!("AVX2 is only detected on x86_64")
     }
     pub unsafe fn q6k_dots<const N: usize>(_: &[Q6KBlock], _: [&[Q8KBlock]; N]) -> [f32; N] {
@@ -965,11 +946,7 @@ mod avx2 {
 #[cfg(not(target_arch = "x86_64"))]
 mod avx512 {
     use super::{Q4KTile, Q6KTile, Q8KBlock, MAX_ACTS, TILE};
-    pub unsafe fn q4k_tiles<const N: usize>(
-        _: &[Q4KTile],
-        _: [&[Q8KBlock]; N],
-        _: &mut [[f32; TILE]; MAX_ACTS],
-    ) {
+    pub unsafe fn q4k_tiles<const N: usize>(_: &[Q4KTile], _: [&[Q8KBlock]; N], _: &mut [[f32; TILE]; MAX_ACTS]) {
         unreachable!("AVX-512 is only detected on x86_64")
     }
     pub unsafe fn q6k_tiles<const N: usize>(_: &[Box<Q6KTile>], _: [&[Q8KBlock]; N], _: &mut [[f32; TILE]]) {
