@@ -677,7 +677,8 @@ impl Task<'_> {
     }
 
     /// The prompt for attempt number `attempt` (2 or 3) after `earlier`
-    /// failed a check, if there is one. The second attempt is told what
+    /// failed a check, if there is one (none without a `retry` template in
+    /// the prompt file). The second attempt is told what
     /// failed, before the text. A rendering that is after that still no
     /// translation at all (the `comment` or `copied` check) gets a third,
     /// with the plain prompt: the 1.5B sometimes gave the second attempt's
@@ -692,7 +693,14 @@ impl Task<'_> {
         attempt: usize,
     ) -> anyhow::Result<Option<Vec<Message>>> {
         if attempt == 2 {
-            return self.messages(prompts, Some(&failed_checks(earlier))).map(Some);
+            let retry = match self {
+                Task::Summary { .. } => &prompts.summarize.retry,
+                Task::Translation { .. } => &prompts.translate.retry,
+            };
+            return match retry {
+                Some(_) => self.messages(prompts, Some(&failed_checks(earlier))).map(Some),
+                None => Ok(None),
+            };
         }
         let Task::Translation { text, lang } = *self else { return Ok(None) };
         if earlier.checks.iter().any(|c| !c.passed && NO_TRANSLATION_CHECKS.contains(&c.name)) {
@@ -964,6 +972,13 @@ mod tests {
         let mut without = prompts.clone();
         without.translate.plain = None;
         assert!(task.retry_messages(&without, &echo, 3).unwrap().is_none());
+        // And one without `retry` asks once: no second attempt either.
+        without.translate.retry = None;
+        assert!(task.retry_messages(&without, &latin, 2).unwrap().is_none());
+        without.summarize.retry = None;
+        let summary = Task::Summary { text: "Sales rose.", source: "Sales rose.", combine: false };
+        assert!(summary.retry_messages(&without, &latin, 2).unwrap().is_none());
+        assert!(summary.retry_messages(&prompts, &latin, 2).unwrap().is_some());
     }
 
     #[test]

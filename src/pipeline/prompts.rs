@@ -22,7 +22,10 @@ const BUILTIN_TRANSLATE: &str = include_str!("../../prompts/translate.toml");
 pub struct SummarizePrompt {
     pub system: String,
     pub user: String,
-    pub retry: String,
+    /// Added to the user turn of a second attempt when a summary failed a
+    /// check; without it, a summary is asked for once.
+    #[serde(default)]
+    pub retry: Option<String>,
     pub combine: String,
 }
 
@@ -31,7 +34,10 @@ pub struct SummarizePrompt {
 pub struct TranslatePrompt {
     pub system: String,
     pub user: String,
-    pub retry: String,
+    /// Put before the user turn of a second attempt when a rendering failed
+    /// a check; without it, a rendering is asked for once.
+    #[serde(default)]
+    pub retry: Option<String>,
     /// Asked as a third attempt when the answer to `retry` was still no
     /// translation at all; without it, there is no third attempt.
     #[serde(default)]
@@ -217,9 +223,9 @@ impl Prompts {
         let p = &self.summarize;
         let user_template = if combine { &p.combine } else { &p.user };
         let mut user = render(user_template, minijinja::context! { article })?;
-        if let Some(failed) = failed {
+        if let (Some(failed), Some(retry)) = (failed, &p.retry) {
             user.push_str("\n\n");
-            user.push_str(&render(&p.retry, minijinja::context! { failed })?);
+            user.push_str(&render(retry, minijinja::context! { failed })?);
         }
         Ok(vec![Message::system(p.system.clone()), Message::user(user)])
     }
@@ -235,8 +241,8 @@ impl Prompts {
         let mut user = render(target.user.as_ref().unwrap_or(&p.user), &vars)?;
         // What failed goes before the text: after it, the 1.5B sometimes
         // translated the note instead of the text.
-        if failed.is_some() {
-            user = format!("{}\n\n{user}", render(&p.retry, &vars)?);
+        if let (Some(_), Some(retry)) = (failed, &p.retry) {
+            user = format!("{}\n\n{user}", render(retry, &vars)?);
         }
         let system = render(target.system.as_ref().unwrap_or(&p.system), &vars)?;
         Ok(vec![Message::system(system), Message::user(user)])
