@@ -11,9 +11,13 @@
 //! times whole briefs (summary, zh, ru) of the seed article (the first
 //! brief of a fresh process: model loading and any system turn not saved by
 //! an earlier run included) and of the first 10 SummEval articles (briefed
-//! `--batch` at a time, as `brief` does a folder). With `--kernels` it times our matrix kernels
+//! `--batch` at a time, as `brief` does a folder). With `--against-plain` it
+//! times the default brief beside the plain single-prompt brief instead
+//! ([`against_plain`]). With `--kernels` it times our matrix kernels
 //! against candle's instead. A benchmark, not a test: it reports, it asserts
 //! nothing.
+
+mod against_plain;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -62,6 +66,14 @@ pub struct Args {
     /// The evaluation data (seed article, SummEval) for `--briefs`.
     #[arg(long, default_value = "../shared/eval")]
     eval_dir: PathBuf,
+    /// Instead: time the default brief of `--article` beside `--beams 1`
+    /// and the plain single-prompt brief (one-line prompts, greedy, no
+    /// second attempt), each a `polybrief brief` process, `--runs` times.
+    #[arg(long)]
+    against_plain: bool,
+    /// The article for `--against-plain` (default: examples/articles/rail-link.txt).
+    #[arg(long, value_name = "FILE")]
+    article: Option<PathBuf>,
     /// Instead: time our matrix kernels (Q5_0, Q8_0, Q4_K, Q6_K) against
     /// candle's on the weights of layer 0 (and the output projection) of
     /// each model, in CPU time and wall time per product at the configured
@@ -118,7 +130,7 @@ struct Row {
 }
 
 /// Text to cut benchmark prompts from: English news prose, as in real use.
-const PROMPT_TEXT: &str = include_str!("../../examples/articles/bench-prose.txt");
+const PROMPT_TEXT: &str = include_str!("../../../examples/articles/bench-prose.txt");
 
 /// llama.cpp's side of the benchmark, beside this crate's sources.
 const LLAMA_CPP_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/llama_cpp_bench.py");
@@ -137,6 +149,11 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         args.models.clone()
     };
+    if args.against_plain {
+        let article = args.article.clone().unwrap_or_else(against_plain::default_article);
+        against_plain::run(config, &article, args.runs.max(1))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.kernels {
         for id in &ids {
             kernel_times(id, store.ensure(catalog.get(id)?)?.primary())?;
@@ -247,7 +264,7 @@ fn worker(gguf: &Path, prompt_ids: &str, new_tokens: usize) -> anyhow::Result<Ex
     let speed = Speed {
         prefill_tps: t.prefill_tps(),
         decode_tps: t.decode_tps(),
-        peak_rss_mb: peak_rss_mb().unwrap_or(f64::NAN),
+        peak_rss_mb: peak_rss_mb("self").unwrap_or(f64::NAN),
     };
     println!("{}", serde_json::to_string(&speed)?);
     Ok(ExitCode::SUCCESS)
@@ -448,9 +465,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The process's peak resident set (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// The peak resident set (Linux `VmHWM`) of `process`: `self` or a pid.
+fn peak_rss_mb(process: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)

@@ -1,0 +1,151 @@
+//! `polybrief bench --against-plain`: the default brief beside the plain
+//! single-prompt brief, the yardstick of the quality issue ("a brief takes
+//! no more than 1.5 times the time of the plain single-prompt brief").
+//!
+//! Three ways of briefing the same article, each the `polybrief brief`
+//! command a user runs, in a process of its own (model loading included,
+//! and the system turns saved by an earlier run read back, as after the
+//! first brief of a build): the default; `--beams 1` (the same prompts,
+//! checks and steps, renderings decoded greedily); and plain, `--beams 1`
+//! with one-line prompts, no examples, no language options and no second
+//! attempt. One warm-up run of each, then runs that alternate (default,
+//! greedy, plain, default...) so that all three see the same load; medians
+//! and the ratio to plain are reported, with each run's peak RSS.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use polybrief::config::Config;
+
+/// The plain brief's prompts: what a user would first try.
+const PLAIN_SUMMARIZE: &str = r#"system = "You are a helpful assistant."
+user = """Summarize this news article in a few sentences:
+
+{{ article }}"""
+combine = """Summarize this news article in a few sentences:
+
+{{ article }}"""
+"#;
+
+const PLAIN_TRANSLATE: &str = r#"system = "You are a helpful assistant."
+user = """Translate into {{ language }}:
+
+{{ text }}"""
+
+[languages.zh]
+name = "Simplified Chinese"
+
+[languages.ru]
+name = "Russian"
+"#;
+
+/// One way of briefing: its name and the arguments before and after `brief`.
+struct Variant {
+    name: &'static str,
+    before: Vec<String>,
+    after: Vec<String>,
+}
+
+/// One timed brief.
+struct Run {
+    seconds: f64,
+    peak_rss_mb: f64,
+}
+
+pub fn run(config: &Config, article: &Path, runs: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(article.is_file(), "no article at {} (give one with --article FILE)", article.display());
+    let plain_dir = std::env::temp_dir().join(format!("polybrief-plain-prompts-{}", std::process::id()));
+    std::fs::create_dir_all(&plain_dir).with_context(|| format!("cannot create {}", plain_dir.display()))?;
+    std::fs::write(plain_dir.join("summarize.toml"), PLAIN_SUMMARIZE)?;
+    std::fs::write(plain_dir.join("translate.toml"), PLAIN_TRANSLATE)?;
+    let greedy = vec!["--beams".to_string(), "1".to_string()];
+    let variants = [
+        Variant { name: "default", before: Vec::new(), after: Vec::new() },
+        Variant { name: "--beams 1", before: Vec::new(), after: greedy.clone() },
+        Variant {
+            name: "plain",
+            before: vec!["--prompts".to_string(), plain_dir.display().to_string()],
+            after: greedy,
+        },
+    ];
+    let result = measure(config, article, runs, &variants);
+    let _ = std::fs::remove_dir_all(&plain_dir);
+    let times = result?;
+
+    println!("brief of {} ({} runs each after a warm-up run, alternating)", article.display(), runs);
+    println!("{:<10} {:>9} {:>7} {:>13}  runs (s)", "brief", "median s", "ratio", "peak RSS MB");
+    let plain = super::median(times[2].iter().map(|r| r.seconds).collect());
+    for (variant, runs) in variants.iter().zip(&times) {
+        let seconds = super::median(runs.iter().map(|r| r.seconds).collect());
+        let rss = super::median(runs.iter().map(|r| r.peak_rss_mb).collect());
+        let each: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.seconds)).collect();
+        println!("{:<10} {:>9.1} {:>7.2} {:>13.0}  {}", variant.name, seconds, seconds / plain, rss, each.join(", "));
+    }
+    Ok(())
+}
+
+/// Each variant's timed runs, after a warm-up run of each.
+fn measure(config: &Config, article: &Path, runs: usize, variants: &[Variant]) -> anyhow::Result<Vec<Vec<Run>>> {
+    let exe = std::env::current_exe().context("cannot find the polybrief executable")?;
+    let mut shared: Vec<String> = Vec::new();
+    if config.offline {
+        shared.push("--offline".to_string());
+    }
+    shared.extend(["--cache-dir".to_string(), config.cache_dir.display().to_string()]);
+    if let Some(model) = &config.model {
+        shared.extend(["--model".to_string(), model.clone()]);
+    }
+    let brief = |v: &Variant| -> anyhow::Result<Run> {
+        let mut cmd = Command::new(&exe);
+        cmd.args(&shared).args(&v.before).arg("brief").args(&v.after).arg(article);
+        timed(cmd).with_context(|| format!("the {} brief failed", v.name))
+    };
+    for v in variants {
+        eprintln!("bench: warm-up brief, {}", v.name);
+        brief(v)?;
+    }
+    let mut times: Vec<Vec<Run>> = variants.iter().map(|_| Vec::new()).collect();
+    for run in 0..runs {
+        for (v, t) in variants.iter().zip(&mut times) {
+            eprintln!("bench: run {}/{runs}, {}", run + 1, v.name);
+            t.push(brief(v)?);
+        }
+    }
+    Ok(times)
+}
+
+/// Runs `cmd` to its end: wall time, and its peak RSS, read from
+/// `/proc` while it runs (the high-water mark only rises).
+fn timed(mut cmd: Command) -> anyhow::Result<Run> {
+    let start = Instant::now();
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().context("cannot start polybrief")?;
+    let pid = child.id().to_string();
+    // Read as it comes, so that a full pipe never stops the brief.
+    let mut pipe = child.stderr.take().context("no stderr pipe")?;
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    let mut peak_rss_mb = f64::NAN;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if let Some(mb) = super::peak_rss_mb(&pid) {
+            peak_rss_mb = mb;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let stderr = stderr.join().unwrap_or_default();
+    anyhow::ensure!(status.success(), "{status}: {}", stderr.trim());
+    Ok(Run { seconds, peak_rss_mb })
+}
+
+/// The article briefed when none is given: the README's example.
+pub fn default_article() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/articles/rail-link.txt"))
+}
