@@ -97,6 +97,9 @@ fn measure(config: &Config, article: &Path, runs: usize, variants: &[Variant]) -
     if let Some(model) = &config.model {
         shared.extend(["--model".to_string(), model.clone()]);
     }
+    if let Some(threads) = config.threads {
+        shared.extend(["--threads".to_string(), threads.to_string()]);
+    }
     let brief = |v: &Variant| -> anyhow::Result<Run> {
         let mut cmd = Command::new(&exe);
         cmd.args(&shared).args(&v.before).arg("brief").args(&v.after).arg(article);
