@@ -47,7 +47,8 @@ pub struct Args {
     /// Tokens to decode after the prompt.
     #[arg(long, default_value_t = 128)]
     new_tokens: usize,
-    /// Runs per engine and model (alternating); the median is reported.
+    /// Runs per engine and model (with --against-plain: per brief),
+    /// alternating; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// `table` or `json` (one object per model and line).
