@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use polybrief::config::Config;
+use serde::Serialize;
 
 /// The plain brief's prompts: what a user would first try.
 const PLAIN_SUMMARIZE: &str = r#"system = "You are a helpful assistant."
@@ -54,7 +55,18 @@ struct Run {
     peak_rss_mb: f64,
 }
 
-pub fn run(config: &Config, article: &Path, runs: usize) -> anyhow::Result<()> {
+/// One brief's figures, as `--format json` prints them (one line each).
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    brief: &'a str,
+    median_s: f64,
+    ratio_to_plain: f64,
+    peak_rss_mb: f64,
+    runs_s: Vec<f64>,
+}
+
+/// `json`: one object per brief and line; otherwise a table.
+pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!(article.is_file(), "no article at {} (give one with --article FILE)", article.display());
     let plain_dir = std::env::temp_dir().join(format!("polybrief-plain-prompts-{}", std::process::id()));
     std::fs::create_dir_all(&plain_dir).with_context(|| format!("cannot create {}", plain_dir.display()))?;
@@ -74,14 +86,35 @@ pub fn run(config: &Config, article: &Path, runs: usize) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&plain_dir);
     let times = result?;
 
+    let plain = super::median(times[2].iter().map(|r| r.seconds).collect());
+    let summaries = variants.iter().zip(&times).map(|(variant, runs)| {
+        let median_s = super::median(runs.iter().map(|r| r.seconds).collect());
+        Summary {
+            brief: variant.name,
+            median_s,
+            ratio_to_plain: median_s / plain,
+            peak_rss_mb: super::median(runs.iter().map(|r| r.peak_rss_mb).collect()),
+            runs_s: runs.iter().map(|r| r.seconds).collect(),
+        }
+    });
+    if json {
+        for s in summaries {
+            println!("{}", serde_json::to_string(&s)?);
+        }
+        return Ok(());
+    }
     println!("brief of {} ({} runs each after a warm-up run, alternating)", article.display(), runs);
     println!("{:<10} {:>9} {:>7} {:>13}  runs (s)", "brief", "median s", "ratio", "peak RSS MB");
-    let plain = super::median(times[2].iter().map(|r| r.seconds).collect());
-    for (variant, runs) in variants.iter().zip(&times) {
-        let seconds = super::median(runs.iter().map(|r| r.seconds).collect());
-        let rss = super::median(runs.iter().map(|r| r.peak_rss_mb).collect());
-        let each: Vec<String> = runs.iter().map(|r| format!("{:.1}", r.seconds)).collect();
-        println!("{:<10} {:>9.1} {:>7.2} {:>13.0}  {}", variant.name, seconds, seconds / plain, rss, each.join(", "));
+    for s in summaries {
+        let each: Vec<String> = s.runs_s.iter().map(|t| format!("{t:.1}")).collect();
+        println!(
+            "{:<10} {:>9.1} {:>7.2} {:>13.0}  {}",
+            s.brief,
+            s.median_s,
+            s.ratio_to_plain,
+            s.peak_rss_mb,
+            each.join(", ")
+        );
     }
     Ok(())
 }

@@ -51,7 +51,8 @@ pub struct Args {
     /// alternating; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// `table` or `json` (one object per model and line).
+    /// `table` or `json` (one object per model and line; with
+    /// --against-plain, per brief).
     #[arg(long, default_value = "table")]
     format: String,
     /// Also time whole briefs (summary, zh, ru) of the seed article and of
@@ -152,7 +153,7 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     };
     if args.against_plain {
         let article = args.article.clone().unwrap_or_else(against_plain::default_article);
-        against_plain::run(config, &article, args.runs.max(1))?;
+        against_plain::run(config, &article, args.runs.max(1), args.format == "json")?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.kernels {
