@@ -209,13 +209,14 @@ impl Search<'_> {
                     let (parent, held) = caches[i].as_ref().expect("kept until the last child");
                     // Every cache of this search holds the same prompt, and
                     // the same keys and values for the same reply tokens.
-                    let closest = (0..self.spare.len()).max_by_key(|&s| common_start(&self.spare[s].1, held));
+                    let closest = self
+                        .spare
+                        .iter()
+                        .enumerate()
+                        .map(|(s, (_, spare_reply))| (s, common_start(spare_reply, held)))
+                        .max_by_key(|&(_, alike)| alike);
                     let (mut cache, same_before) = match closest {
-                        Some(s) => {
-                            let (cache, spare_reply) = self.spare.swap_remove(s);
-                            let same = self.prompt_tokens + common_start(&spare_reply, held);
-                            (cache, same)
-                        }
+                        Some((s, alike)) => (self.spare.swap_remove(s).0, self.prompt_tokens + alike),
                         None => (spare.pop().unwrap_or_else(&new_cache), 0),
                     };
                     cache.copy_from(parent, same_before)?;

@@ -144,6 +144,12 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(gguf) = &args.worker {
         return worker(gguf, args.prompt_ids.as_deref().unwrap_or(""), args.new_tokens);
     }
+    // The briefs it runs find their model themselves.
+    if args.against_plain {
+        let article = args.article.clone().unwrap_or_else(against_plain::default_article);
+        against_plain::run(config, &article, args.runs.max(1), args.format == "json")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let catalog = Catalog::load(config.models_dir.as_deref())?;
     let store = ModelStore::new(&config.cache_dir, config.offline);
     let ids: Vec<String> = if args.models.is_empty() {
@@ -151,11 +157,6 @@ pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         args.models.clone()
     };
-    if args.against_plain {
-        let article = args.article.clone().unwrap_or_else(against_plain::default_article);
-        against_plain::run(config, &article, args.runs.max(1), args.format == "json")?;
-        return Ok(ExitCode::SUCCESS);
-    }
     if args.kernels {
         for id in &ids {
             kernel_times(id, store.ensure(catalog.get(id)?)?.primary())?;
