@@ -61,7 +61,14 @@ fn conversations() -> Vec<Vec<Message>> {
     vec![
         vec![Message::system("You summarize news."), Message::user(format!("Summarize:\n{article}"))],
         vec![Message::user("Translate into Simplified Chinese: The ministers met in Helsinki on Tuesday to sign an agreement on a rail tunnel that would cost 13 billion euros.")],
-        vec![Message::user("Translate into Russian: Prices rose 3.5 percent in March, the central bank said, the fastest rise in two years.")],
+        // Opened by a system turn and an example turn, as Russian
+        // renderings are asked for: the opening is every turn but the last.
+        vec![
+            Message::system("You translate news into Russian."),
+            Message::user("Translate into Russian: The talks ended on Monday."),
+            Message::assistant("Переговоры завершились в понедельник."),
+            Message::user("Translate into Russian: Prices rose 3.5 percent in March, the central bank said, the fastest rise in two years."),
+        ],
     ]
 }
 
@@ -119,31 +126,37 @@ fn check_batch(llm: &mut Llm, id: &str) {
     let lengths: std::collections::BTreeSet<usize> = alone.iter().map(|g| g.generated_tokens).collect();
     assert!(lengths.len() > 1, "{id}: the replies should end at different steps: {lengths:?}");
 
-    // A system turn copied from the previous prompt gives what computing it
-    // gives: the same conversation right after itself (copied), in a fresh
-    // model with a prompt cache folder (computed, then saved), and in
-    // another fresh model with that folder (read back).
-    let again = llm.generate(&conversations[0], &options).unwrap();
-    assert_eq!(again.text, alone[0].text, "{id}: a copied system turn changed the output");
+    // An opening (a system turn, with example turns or without) copied from
+    // the previous prompt gives what computing it gives: the same
+    // conversation right after itself (copied), in a fresh model with a
+    // prompt cache folder (computed, then saved), and in another fresh
+    // model with that folder (read back).
+    for i in [0, 2] {
+        let again = llm.generate(&conversations[i], &options).unwrap();
+        assert_eq!(again.text, alone[i].text, "{id}: a copied opening changed conversation {i}");
+    }
     let folder = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for run in ["computed", "read back"] {
         let mut fresh = Llm::load(&common::model_path(id)).unwrap();
         fresh.set_prompt_cache(PromptCache::new(folder.path(), id));
-        let reply = fresh.generate(&conversations[0], &options).unwrap();
-        assert_eq!(reply.text, alone[0].text, "{id}: a system turn {run} changed the output");
-        // One file per system turn; read back, it is not written again.
+        for i in [0, 2] {
+            let reply = fresh.generate(&conversations[i], &options).unwrap();
+            assert_eq!(reply.text, alone[i].text, "{id}: an opening {run} changed conversation {i}");
+        }
+        // One file per opening; read back, it is not written again.
         use std::os::unix::fs::MetadataExt;
-        let saved: Vec<(std::path::PathBuf, u64)> = std::fs::read_dir(folder.path())
+        let mut saved: Vec<(std::path::PathBuf, u64)> = std::fs::read_dir(folder.path())
             .unwrap()
             .flat_map(|build| std::fs::read_dir(build.unwrap().path()).unwrap())
             .map(|e| e.unwrap())
             .map(|e| (e.path(), e.metadata().unwrap().ino()))
             .collect();
-        assert_eq!(saved.len(), 1, "{id}: {saved:?}");
+        saved.sort();
+        assert_eq!(saved.len(), 2, "{id}: {saved:?}");
         files.push(saved);
     }
-    assert_eq!(files[0], files[1], "{id}: the saved system turn was computed again");
+    assert_eq!(files[0], files[1], "{id}: a saved opening was computed again");
 }
 
 fn check_model(id: &str) {

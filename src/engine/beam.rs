@@ -54,9 +54,9 @@ impl Llm {
     ) -> anyhow::Result<Vec<Generation>> {
         let mut searches = Vec::with_capacity(conversations.len());
         for conversation in conversations {
-            let (prompt, system_turn) = self.encode_prompt(conversation, options)?;
+            let (prompt, opening) = self.encode_prompt(conversation, options)?;
             let start = Instant::now();
-            let logits = self.prefill(0, &prompt, system_turn)?;
+            let logits = self.prefill(0, &prompt, opening)?;
             // The hypothesis takes the prompt's cache; slot 0 gets a new one.
             let cache = std::mem::replace(&mut self.caches[0], self.model.new_cache());
             let first = Hypothesis { reply: Vec::new(), logprob: 0.0, cache };

@@ -129,9 +129,9 @@ pub struct Generation {
 /// one slice stay small however long the article is.
 const PREFILL_CHUNK: usize = 512;
 
-/// System turns kept for reuse: a brief has three (summary, zh, ru), which
+/// Openings kept for reuse: a brief has three (summary, zh, ru), which
 /// hold about 41 MB of keys/values with the 1.5B model.
-const SYSTEM_TURNS_KEPT: usize = 4;
+const OPENINGS_KEPT: usize = 4;
 
 /// A loaded chat model.
 pub struct Llm {
@@ -139,11 +139,11 @@ pub struct Llm {
     /// One key/value cache per sequence of the largest batch so far, kept
     /// so that their memory is reused.
     caches: Vec<qwen2::KvCache>,
-    /// The last system turns computed, oldest first, each with the cache
-    /// after it: prompts that share one (every sentence of a translation
+    /// The last openings computed (see [`Llm::encode_chat_turns`]), oldest
+    /// first, each with the cache after it: prompts that share one (every sentence of a translation
     /// run, every article of a brief) start from a copy.
-    system_turns: Vec<(Vec<u32>, qwen2::KvCache)>,
-    /// Where system turns are saved for later runs, if anywhere.
+    openings: Vec<(Vec<u32>, qwen2::KvCache)>,
+    /// Where openings are saved for later runs, if anywhere.
     prompt_cache: Option<PromptCache>,
     tokenizer: Tokenizer,
     template: ChatTemplate,
@@ -171,7 +171,7 @@ impl Llm {
         Ok(Llm {
             model,
             caches,
-            system_turns: Vec::new(),
+            openings: Vec::new(),
             prompt_cache: None,
             tokenizer,
             template,
@@ -180,7 +180,7 @@ impl Llm {
         })
     }
 
-    /// Saves each system turn computed into `cache`, and reads it from
+    /// Saves each opening computed into `cache`, and reads it from
     /// there instead of computing it (see [`prompt_cache`]).
     pub fn set_prompt_cache(&mut self, cache: PromptCache) {
         self.prompt_cache = Some(cache);
@@ -195,19 +195,22 @@ impl Llm {
         Ok(self.encode_chat_turns(messages)?.0)
     }
 
-    /// Token ids of a conversation, and how many of them make up its system
-    /// turn (0 if it opens with none): the part that many prompts share.
+    /// Token ids of a conversation, and how many of them make up its
+    /// opening: every turn before the last message, that is the system turn
+    /// and any example turns after it (0 if it opens with no system turn).
+    /// That is the part many prompts share (every sentence of a translation
+    /// run asks for its language with the same opening).
     fn encode_chat_turns(&self, messages: &[Message]) -> anyhow::Result<(Vec<u32>, usize)> {
         let has_system = messages.len() > 1 && messages[0].role == "system";
         let mut ids = Vec::new();
-        let (mut contents, mut system_turn) = (0, 0);
+        let (mut contents, mut opening) = (0, 0);
         for piece in self.template.render(messages)? {
             match piece {
                 PromptPiece::Template(t) => {
                     ids.extend(self.tokenizer.encode(&t, true));
-                    // The template text after the system content closes the turn.
-                    if has_system && contents == 1 && system_turn == 0 {
-                        system_turn = ids.len();
+                    // The template text after the last but one content closes its turn.
+                    if has_system && contents == messages.len() - 1 && opening == 0 {
+                        opening = ids.len();
                     }
                 }
                 PromptPiece::Content(c) => {
@@ -216,7 +219,7 @@ impl Llm {
                 }
             }
         }
-        Ok((ids, system_turn))
+        Ok((ids, opening))
     }
 
     /// Number of tokens `text` takes as plain content.
@@ -248,9 +251,9 @@ impl Llm {
         }
         let mut runs = Vec::with_capacity(conversations.len());
         for (i, conversation) in conversations.iter().enumerate() {
-            let (prompt, system_turn) = self.encode_prompt(conversation, options)?;
+            let (prompt, opening) = self.encode_prompt(conversation, options)?;
             let start = Instant::now();
-            let logits = self.prefill(i, &prompt, system_turn)?;
+            let logits = self.prefill(i, &prompt, opening)?;
             let mut run = Run {
                 sampler: sampler(options),
                 constraint: conversation.constraint.as_deref(),
@@ -347,7 +350,7 @@ impl Llm {
             .collect())
     }
 
-    /// The tokens of `conversation` and the length of its system turn
+    /// The tokens of `conversation` and the length of its opening
     /// ([`Llm::encode_chat_turns`]), if they leave room in the context for
     /// `options.max_new_tokens`.
     fn encode_prompt(
@@ -355,7 +358,7 @@ impl Llm {
         conversation: &Conversation,
         options: &GenerationOptions,
     ) -> anyhow::Result<(Vec<u32>, usize)> {
-        let (prompt, system_turn) = self.encode_chat_turns(&conversation.messages)?;
+        let (prompt, opening) = self.encode_chat_turns(&conversation.messages)?;
         anyhow::ensure!(
             prompt.len() + options.max_new_tokens <= self.context_length,
             "the prompt takes {} tokens; with {} new tokens that is over the model's context of {}",
@@ -363,30 +366,29 @@ impl Llm {
             options.max_new_tokens,
             self.context_length
         );
-        Ok((prompt, system_turn))
+        Ok((prompt, opening))
     }
 
     /// Puts `prompt` into the emptied cache number `slot` and returns the
     /// logits after its last token.
     ///
-    /// The first `system_turn` tokens (the system turn, see
-    /// [`Llm::encode_chat_turns`]) are always computed as a slice of their
-    /// own, so their keys and values are the same bits whether they are
-    /// computed now or copied from the previous prompt with the same system
-    /// turn: the output never depends on what ran before. Other prefixes
+    /// The first `opening` tokens (see [`Llm::encode_chat_turns`]) are
+    /// always computed as a slice of their own, so their keys and values are
+    /// the same bits whether they are computed now or copied from the
+    /// previous prompt with the same opening: the output never depends on what ran before. Other prefixes
     /// are not reused: keys computed in a slice of another length differ in
     /// the last bits, which tipped greedy choices (measured on the 1.5B).
-    fn prefill(&mut self, slot: usize, prompt: &[u32], system_turn: usize) -> anyhow::Result<Tensor> {
+    fn prefill(&mut self, slot: usize, prompt: &[u32], opening: usize) -> anyhow::Result<Tensor> {
         anyhow::ensure!(!prompt.is_empty(), "empty prompt");
-        anyhow::ensure!(system_turn < prompt.len(), "a prompt must go on after its system turn");
+        anyhow::ensure!(opening < prompt.len(), "a prompt must go on after its opening turns");
         while self.caches.len() <= slot {
             self.caches.push(self.model.new_cache());
         }
-        let (head, rest) = prompt.split_at(system_turn);
+        let (head, rest) = prompt.split_at(opening);
         if head.is_empty() {
             self.caches[slot].clear();
         } else {
-            self.caches[slot] = self.system_turn_cache(head)?;
+            self.caches[slot] = self.opening_cache(head)?;
         }
         let cache = &mut self.caches[slot];
         let mut logits = None;
@@ -398,15 +400,15 @@ impl Llm {
 }
 
 impl Llm {
-    /// The cache after the system turn `head`: copied from memory, read
+    /// The cache after the opening `head`: copied from memory, read
     /// from the prompt cache folder, or computed (and then saved there);
     /// kept in memory for the next prompt either way.
-    fn system_turn_cache(&mut self, head: &[u32]) -> anyhow::Result<qwen2::KvCache> {
-        if let Some(i) = self.system_turns.iter().position(|(tokens, _)| tokens == head) {
+    fn opening_cache(&mut self, head: &[u32]) -> anyhow::Result<qwen2::KvCache> {
+        if let Some(i) = self.openings.iter().position(|(tokens, _)| tokens == head) {
             // Most recently used last.
-            let entry = self.system_turns.remove(i);
+            let entry = self.openings.remove(i);
             let copy = entry.1.deep_copy()?;
-            self.system_turns.push(entry);
+            self.openings.push(entry);
             return Ok(copy);
         }
         let n_layer = self.model.config().n_layer;
@@ -424,10 +426,10 @@ impl Llm {
                 cache
             }
         };
-        if self.system_turns.len() == SYSTEM_TURNS_KEPT {
-            self.system_turns.remove(0);
+        if self.openings.len() == OPENINGS_KEPT {
+            self.openings.remove(0);
         }
-        self.system_turns.push((head.to_vec(), cache.deep_copy()?));
+        self.openings.push((head.to_vec(), cache.deep_copy()?));
         Ok(cache)
     }
 }

@@ -1,16 +1,19 @@
-//! System turns' keys and values kept on disk.
+//! Openings' keys and values kept on disk.
 //!
-//! The translate prompt's system turn, with its example sentences, is about
-//! 300 tokens: computing it for Chinese and Russian (and the summary's) costs
-//! a one-article brief some 7 seconds on two cores, on every run. With a
-//! cache folder set ([`crate::engine::Llm::set_prompt_cache`]) each system
-//! turn is computed once, saved, and read back by later runs.
+//! A prompt's opening is every turn before its last message: the system
+//! turn, and for translations the example turns after it (see
+//! [`crate::engine::Llm`]). The translate prompt's opening, with its example
+//! sentences, is some 300 to 600 tokens: computing it for Chinese and Russian
+//! (and the summary's) costs a one-article brief several seconds on two
+//! cores, on every run. With a cache folder set
+//! ([`crate::engine::Llm::set_prompt_cache`]) each opening is computed once,
+//! saved, and read back by later runs.
 //!
 //! A file is used only by the build that wrote it: it sits in a folder
 //! named by a hash of the running executable's size and modification time
 //! and of the model (files of other builds are deleted when a turn is
 //! saved), and its name hashes the tokens. Another build may round differently, and an output must never
-//! depend on which build computed a system turn; with the same build, keys
+//! depend on which build computed an opening; with the same build, keys
 //! and values read back are the bits computed, so outputs stay the same
 //! (`tests/engine_identity.rs`).
 
@@ -22,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::qwen2::KvCache;
 
-/// A folder of saved system turns for one model.
+/// A folder of saved openings for one model.
 #[derive(Debug, Clone)]
 pub struct PromptCache {
     /// Holds one folder per build and model; only this one's is kept.

@@ -4,7 +4,7 @@
 //!
 //! Three ways of briefing the same article, each the `polybrief brief`
 //! command a user runs, in a process of its own (model loading included,
-//! and the system turns saved by an earlier run read back, as after the
+//! and the opening turns saved by an earlier run read back, as after the
 //! first brief of a build): the default; `--beams 1` (the same prompts,
 //! checks and steps, renderings decoded greedily); and plain, `--beams 1`
 //! with one-line prompts, no examples, no language options and no second

@@ -9,7 +9,7 @@
 //! so that both see the same load on a shared machine. Medians are
 //! reported, with the ratio polybrief / llama.cpp. With `--briefs` it also
 //! times whole briefs (summary, zh, ru) of the seed article (the first
-//! brief of a fresh process: model loading and any system turn not saved by
+//! brief of a fresh process: model loading and any opening turns not saved by
 //! an earlier run included) and of the first 10 SummEval articles (briefed
 //! `--batch` at a time, as `brief` does a folder). With `--against-plain` it
 //! times the default brief beside the plain single-prompt brief instead
