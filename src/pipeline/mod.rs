@@ -528,7 +528,7 @@ impl BriefPipeline {
             tasks.iter().zip(&first).map(|(task, generation)| task.step(generation, &prompts, 1)).collect();
 
         // Those that failed a check are asked again, with what failed said
-        // in the user turn (the system turn's keys and values are reused).
+        // in the user turn (the opening turns' keys and values are reused).
         // Measured against a follow-up turn that shows the model its first
         // answer: the 1.5B then mostly repeats that answer. A rendering that
         // is then still no translation at all is asked for a third time,
@@ -767,7 +767,7 @@ impl Task<'_> {
                 let mut checks = checks::translation_checks(answer, lang, text, glossary);
                 if let Some(target) = target {
                     checks.push(checks::comment_check(answer, lang, text, &target.comments));
-                    checks.push(checks::copied_check(answer, lang, text, &target.style));
+                    checks.push(checks::copied_check(answer, lang, text, &target.example_text()));
                 }
                 checks
             }
@@ -953,12 +953,9 @@ mod tests {
         let echo = step("Весь текст полностью, каждое слово на русском языке.");
         assert!(!echo.passed());
         let second = task.retry_messages(&prompts, &echo, 2).unwrap().unwrap();
-        assert!(
-            second[1].content.contains("comment") || second[1].content.contains("talks about"),
-            "{}",
-            second[1].content
-        );
-        assert!(second[0].content.contains("Everton"));
+        let asked = &second.last().unwrap().content;
+        assert!(asked.contains("comment") || asked.contains("talks about"), "{asked}");
+        assert!(second.iter().any(|m| m.content.contains("Everton")), "the examples are given again");
         let plain = task.retry_messages(&prompts, &echo, 3).unwrap().unwrap();
         assert_eq!(plain[1].content, "EverGrow is very different from Shiba Inu.");
         assert!(!plain[0].content.contains("Everton"), "no examples to copy");
@@ -966,7 +963,7 @@ mod tests {
         let latin = step("EverGrow очень отличается от Shiba Inu, crypto.");
         let failed: Vec<&str> = latin.checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
         assert!(failed.contains(&"untranslated") && !failed.contains(&"comment"), "{failed:?}");
-        assert!(task.retry_messages(&prompts, &latin, 2).unwrap().unwrap()[1].content.contains("crypto"));
+        assert!(task.retry_messages(&prompts, &latin, 2).unwrap().unwrap().last().unwrap().content.contains("crypto"));
         assert!(task.retry_messages(&prompts, &latin, 3).unwrap().is_none());
         // Nor does a prompt file without a plain prompt.
         let mut without = prompts.clone();

@@ -104,9 +104,26 @@ pub struct TargetLanguage {
     /// sets every width.
     #[serde(default)]
     pub beams: Option<usize>,
+    /// Example renderings (English, this language), given to the model as
+    /// earlier turns of the conversation, each asked with the user turn's
+    /// template (without names) and answered: the model answers the text
+    /// as it answered them.
+    #[serde(default)]
+    pub examples: Vec<(String, String)>,
 }
 
 impl TargetLanguage {
+    /// Every example sentence the prompt gives, in the `style` or as turns,
+    /// English and rendering: what an answer must not copy (see
+    /// `checks::copied_check`).
+    pub fn example_text(&self) -> String {
+        let mut text = self.style.clone();
+        for (english, rendering) in &self.examples {
+            text.push_str(&format!("\n{english}\n{rendering}"));
+        }
+        text
+    }
+
     /// `text` as the model is asked to render it.
     pub fn prompt_text<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         if self.speaker_first {
@@ -245,7 +262,14 @@ impl Prompts {
             user = format!("{}\n\n{user}", render(retry, &vars)?);
         }
         let system = render(target.system.as_ref().unwrap_or(&p.system), &vars)?;
-        Ok(vec![Message::system(system), Message::user(user)])
+        let mut messages = vec![Message::system(system)];
+        for (english, rendering) in &target.examples {
+            let vars = minijinja::context! { language => &target.name, text => target.prompt_text(english) };
+            messages.push(Message::user(render(target.user.as_ref().unwrap_or(&p.user), &vars)?));
+            messages.push(Message::assistant(rendering.clone()));
+        }
+        messages.push(Message::user(user));
+        Ok(messages)
     }
 
     /// Messages of the plain prompt asking for `text` in the language with
@@ -289,9 +313,11 @@ mod tests {
             retry[1].content.contains("ARTICLE BODY") && retry[1].content.contains("numbers not in the article: 42")
         );
         let m = p.translation_messages("Hello", "ru", None).unwrap();
-        assert!(m[0].content.contains("Russian") && m[1].content.contains("Hello"));
+        assert!(m[0].content.contains("Russian") && m.last().unwrap().content.contains("Hello"));
         let retry = p.translation_messages("Hello", "ru", Some("English words left untranslated: hello")).unwrap();
-        assert!(retry[0] == m[0] && retry[1].content.contains("untranslated: hello"));
+        assert!(
+            retry[..m.len() - 1] == m[..m.len() - 1] && retry.last().unwrap().content.contains("untranslated: hello")
+        );
         assert!(p.translation_messages("Hello", "xx", None).unwrap_err().to_string().contains("zh"));
     }
 
@@ -308,12 +334,43 @@ mod tests {
         // Russian has none: the shared turns.
         let ru = p.translation_messages("Hello", "ru", None).unwrap();
         assert!(ru[0].content.starts_with("You are") && ru[0].content.contains("Russian"));
+        assert!(ru.last().unwrap().content.contains("Hello") && ru.last().unwrap().content.contains("into Russian"));
         // Chinese is given a quotation's speaker first, Russian the text as it is.
         let quoted = "\"We will act,\" he said.";
         let zh = p.translation_messages(quoted, "zh", None).unwrap();
         assert!(zh[1].content.contains("He said: \"We will act.\""), "{}", zh[1].content);
         assert!(p.plain_translation_messages(quoted, "zh").unwrap().unwrap()[1].content.contains("He said:"));
-        assert!(p.translation_messages(quoted, "ru", None).unwrap()[1].content.contains(quoted));
+        assert!(p.translation_messages(quoted, "ru", None).unwrap().last().unwrap().content.contains(quoted));
+    }
+
+    #[test]
+    fn examples_are_earlier_turns_asked_like_the_text() {
+        let p = Prompts::load(None, None).unwrap();
+        let ru = p.language("ru").unwrap();
+        assert!(!ru.examples.is_empty(), "Russian is given its examples as turns");
+        let m = p.translation_messages("Hello", "ru", None).unwrap();
+        assert_eq!(m.len(), 2 + 2 * ru.examples.len());
+        let roles: Vec<&str> = m.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles[0], "system");
+        for (i, (english, rendering)) in ru.examples.iter().enumerate() {
+            let (asked, answered) = (&m[1 + 2 * i], &m[2 + 2 * i]);
+            assert_eq!((asked.role.as_str(), answered.role.as_str()), ("user", "assistant"));
+            // Asked with the same user turn as the text, so the model
+            // answers the text as it answered the examples.
+            assert_eq!(asked.content, m.last().unwrap().content.replace("Hello", english));
+            assert_eq!(&answered.content, rendering);
+            // Not in the system turn as well.
+            assert!(!m[0].content.contains(rendering.as_str()));
+        }
+        // An answer that gives an example back is no translation.
+        let (english, rendering) = &ru.examples[0];
+        assert!(ru.example_text().contains(english.as_str()));
+        let check = crate::pipeline::checks::copied_check(rendering, "ru", "Prices rose.", &ru.example_text());
+        assert!(!check.passed, "{check:?}");
+        // A retry changes only the last turn: the opening's keys and
+        // values are reused.
+        let retry = p.translation_messages("Hello", "ru", Some("x")).unwrap();
+        assert_eq!(retry[..m.len() - 1], m[..m.len() - 1]);
     }
 
     #[test]
