@@ -130,7 +130,7 @@ pub struct Generation {
 const PREFILL_CHUNK: usize = 512;
 
 /// Openings kept for reuse: a brief has three (summary, zh, ru), which
-/// hold about 41 MB of keys/values with the 1.5B model.
+/// hold about 46 MB of keys/values with the 1.5B model.
 const OPENINGS_KEPT: usize = 4;
 
 /// A loaded chat model.
@@ -140,8 +140,9 @@ pub struct Llm {
     /// so that their memory is reused.
     caches: Vec<qwen2::KvCache>,
     /// The last openings computed (see [`Llm::encode_chat_turns`]), oldest
-    /// first, each with the cache after it: prompts that share one (every sentence of a translation
-    /// run, every article of a brief) start from a copy.
+    /// first, each with the cache after it: prompts that share one (every
+    /// sentence of a translation run, every article of a brief) start from
+    /// a copy.
     openings: Vec<(Vec<u32>, qwen2::KvCache)>,
     /// Where openings are saved for later runs, if anywhere.
     prompt_cache: Option<PromptCache>,
@@ -375,9 +376,10 @@ impl Llm {
     /// The first `opening` tokens (see [`Llm::encode_chat_turns`]) are
     /// always computed as a slice of their own, so their keys and values are
     /// the same bits whether they are computed now or copied from the
-    /// previous prompt with the same opening: the output never depends on what ran before. Other prefixes
-    /// are not reused: keys computed in a slice of another length differ in
-    /// the last bits, which tipped greedy choices (measured on the 1.5B).
+    /// previous prompt with the same opening: the output never depends on
+    /// what ran before. Other prefixes are not reused: keys computed in a
+    /// slice of another length differ in the last bits, which tipped greedy
+    /// choices (measured on the 1.5B).
     fn prefill(&mut self, slot: usize, prompt: &[u32], opening: usize) -> anyhow::Result<Tensor> {
         anyhow::ensure!(!prompt.is_empty(), "empty prompt");
         anyhow::ensure!(opening < prompt.len(), "a prompt must go on after its opening turns");
