@@ -255,7 +255,8 @@ impl Prompts {
         let names = self.glossary.names_in(text, lang);
         let text = target.prompt_text(text);
         let vars = minijinja::context! { language => &target.name, style => &target.style, text, failed, names };
-        let mut user = render(target.user.as_ref().unwrap_or(&p.user), &vars)?;
+        let user_template = target.user.as_ref().unwrap_or(&p.user);
+        let mut user = render(user_template, &vars)?;
         // What failed goes before the text: after it, the 1.5B sometimes
         // translated the note instead of the text.
         if let (Some(_), Some(retry)) = (failed, &p.retry) {
@@ -265,7 +266,7 @@ impl Prompts {
         let mut messages = vec![Message::system(system)];
         for (english, rendering) in &target.examples {
             let vars = minijinja::context! { language => &target.name, text => target.prompt_text(english) };
-            messages.push(Message::user(render(target.user.as_ref().unwrap_or(&p.user), &vars)?));
+            messages.push(Message::user(render(user_template, &vars)?));
             messages.push(Message::assistant(rendering.clone()));
         }
         messages.push(Message::user(user));

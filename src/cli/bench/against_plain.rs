@@ -57,7 +57,7 @@ struct Run {
 
 /// One brief's figures, as `--format json` prints them (one line each).
 #[derive(Debug, Serialize)]
-struct Summary<'a> {
+struct BriefFigures<'a> {
     brief: &'a str,
     median_s: f64,
     ratio_to_plain: f64,
@@ -87,9 +87,9 @@ pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::
     let times = result?;
 
     let plain = super::median(times[2].iter().map(|r| r.seconds).collect());
-    let summaries = variants.iter().zip(&times).map(|(variant, runs)| {
+    let figures = variants.iter().zip(&times).map(|(variant, runs)| {
         let median_s = super::median(runs.iter().map(|r| r.seconds).collect());
-        Summary {
+        BriefFigures {
             brief: variant.name,
             median_s,
             ratio_to_plain: median_s / plain,
@@ -98,14 +98,14 @@ pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::
         }
     });
     if json {
-        for s in summaries {
+        for s in figures {
             println!("{}", serde_json::to_string(&s)?);
         }
         return Ok(());
     }
     println!("brief of {} ({} runs each after a warm-up run, alternating)", article.display(), runs);
     println!("{:<10} {:>9} {:>7} {:>13}  runs (s)", "brief", "median s", "ratio", "peak RSS MB");
-    for s in summaries {
+    for s in figures {
         let each: Vec<String> = s.runs_s.iter().map(|t| format!("{t:.1}")).collect();
         println!(
             "{:<10} {:>9.1} {:>7.2} {:>13.0}  {}",
