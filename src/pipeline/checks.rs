@@ -130,17 +130,20 @@ pub fn comment_check(text: &str, code: &str, source: &str, comments: &[String]) 
 /// Whether the rendering `text` of `source` copies a stretch of
 /// `examples` (the prompt's example sentences), unless the source is one
 /// of them: given a headline on "EverGrow", the 1.5B answered with its
-/// example sentence on Everton.
+/// example sentence on Everton. The stretch is 24 characters in Chinese
+/// (a clause) and 40 in alphabetic scripts, where 24 are three words that
+/// any rendering on the same subject may share with an example
+/// ("программного обеспечения").
 pub fn copied_check(text: &str, code: &str, source: &str, examples: &str) -> Check {
-    const STRETCH: usize = 24;
+    let stretch = if crate::lang::han_share(text) > 0.5 { 24 } else { 40 };
     let example_source = !source.trim().is_empty() && examples.contains(source.trim());
-    // Byte offsets of every character, and the end: windows of STRETCH + 1
-    // offsets are slices of STRETCH characters.
+    // Byte offsets of every character, and the end: windows of stretch + 1
+    // offsets are slices of `stretch` characters.
     let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
     let copied = if example_source {
         None
     } else {
-        bounds.windows(STRETCH + 1).map(|w| &text[w[0]..w[STRETCH]]).find(|w| examples.contains(w))
+        bounds.windows(stretch + 1).map(|w| &text[w[0]..w[stretch]]).find(|w| examples.contains(w))
     };
     Check::new(
         "copied",
@@ -444,8 +447,16 @@ mod tests {
             examples,
         );
         assert!(!check.passed && check.detail.unwrap().contains("тренер «Эвертона»"));
-        // A short shared name is not a copy.
+        // A short shared name is not a copy, nor a phrase of a few words.
         assert!(copied_check("Шон Дайч ушёл.", "ru", "Sean Dyche left.", examples).passed);
+        let software = "Дайч — разработчик программного обеспечения.";
+        let examples = "пресс-секретарь компании-разработчика программного обеспечения Zendesk.";
+        assert!(copied_check(software, "ru", "Dyche is a software developer.", examples).passed);
+        // Chinese copies are caught in fewer characters.
+        let examples = "英国央行周四将利率上调至0.25%，这是三年多来的首次加息。";
+        let check =
+            copied_check("英国央行周四将利率上调至0.25%，这是三年多来的首次加息。", "zh", "Rates rose.", examples);
+        assert!(!check.passed);
     }
 
     #[test]
