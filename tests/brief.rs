@@ -224,3 +224,36 @@ fn renderings_leave_no_english_word_and_mix_no_scripts() {
         assert_eq!(lang::mixed_script_words(&text), Vec::<&str>::new(), "{lang}: {text}");
     }
 }
+
+/// Russian news writes some names as the English does ("Twitter",
+/// "Shiba Inu"): the glossary gives them in Latin letters, and decoding
+/// under Russian's `acronyms` rule must then let their tokens through,
+/// while another capitalised name ("Dallas") stays banned.
+#[test]
+fn russian_decoding_lets_through_the_names_the_glossary_keeps_in_latin() {
+    use polybrief::engine::TokenConstraint;
+    use polybrief::pipeline::prompts::LatinWords;
+    use polybrief::pipeline::script::ScriptTables;
+
+    let path = common::model_path(common::FAST_MODEL);
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+    let tokenizer = polybrief::engine::tokenizer::Tokenizer::from_gguf(&content).unwrap();
+    let prompts = polybrief::pipeline::Prompts::load(None, None).unwrap();
+    let tables = ScriptTables::new(&tokenizer);
+    let source = "A video posted on Twitter in Dallas shows Shiba Inu traders.";
+    let banned_tokens = |lang: &str| -> Vec<u32> {
+        tables.constraint(&tokenizer, source, lang, LatinWords::Acronyms, &prompts.glossary).banned(&[]).to_vec()
+    };
+    let ru = banned_tokens("ru");
+    for word in [" Twitter", " Shiba", " Inu"] {
+        let ids = tokenizer.encode(word, false);
+        assert!(ids.iter().all(|id| !ru.contains(id)), "`{word}` ({ids:?}) is banned in Russian");
+    }
+    let dallas = tokenizer.encode(" Dallas", false);
+    assert!(dallas.iter().any(|id| ru.contains(id)), "` Dallas` ({dallas:?}) is let through in Russian");
+    // The glossary has no Chinese rendering of them: under the same rule
+    // they would stay banned.
+    let zh = banned_tokens("zh");
+    assert!(tokenizer.encode(" Twitter", false).iter().any(|id| zh.contains(id)));
+}

@@ -73,7 +73,7 @@ pub fn translation_checks(text: &str, code: &str, source: &str, glossary: &Gloss
     let passed = share >= MIN_SCRIPT_SHARE;
     checks.push(Check::new("script", code, passed, Some(format!("{:.0}% of letters are {script}", share * 100.0))));
 
-    let left = untranslated_words(text, glossary);
+    let left = untranslated_words(text, code, glossary);
     checks.push(Check::new(
         "untranslated",
         code,
@@ -157,22 +157,22 @@ pub fn copied_check(text: &str, code: &str, source: &str, examples: &str) -> Che
 /// translated: ordinary lower-case words, and names the glossary renders.
 /// Acronyms, codes with digits ("G20") and other capitalised names (brands
 /// and titles often stay in Latin letters) are let through.
-fn untranslated_words<'a>(text: &'a str, glossary: &Glossary) -> Vec<&'a str> {
+fn untranslated_words<'a>(text: &'a str, code: &str, glossary: &Glossary) -> Vec<&'a str> {
     let mut words: Vec<&str> =
-        lang::latin_words_in(text).into_iter().filter(|w| !may_stay_latin(w, glossary)).collect();
+        lang::latin_words_in(text).into_iter().filter(|w| !may_stay_latin(w, code, glossary)).collect();
     words.dedup();
     words
 }
 
 /// Whether a Latin word may appear as it is in a Chinese or Russian
-/// rendering: a code with digits ("G20"), a capitalised name the glossary
-/// does not render, or a single letter.
-pub fn may_stay_latin(word: &str, glossary: &Glossary) -> bool {
+/// rendering (language `code`): a code with digits ("G20"), a capitalised
+/// name the glossary does not render in other words, or a single letter.
+pub fn may_stay_latin(word: &str, code: &str, glossary: &Glossary) -> bool {
     if word.chars().any(|c| c.is_ascii_digit()) {
         return true;
     }
     let lower = word.chars().all(|c| !c.is_uppercase());
-    !((lower && word.chars().count() >= 2) || glossary.knows(word))
+    !((lower && word.chars().count() >= 2) || glossary.knows(word, code))
 }
 
 /// Whether `word` is spelt as brands are, with a capital after a lower-case

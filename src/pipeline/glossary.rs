@@ -120,10 +120,22 @@ impl Glossary {
         found.into_iter().map(|(_, n)| n).collect()
     }
 
-    /// True if `word` is one of the English forms: a name with a rendering
-    /// of its own, not one to keep in Latin letters.
-    pub fn knows(&self, word: &str) -> bool {
-        self.entries.iter().any(|e| e.english.iter().any(|f| f == word))
+    /// True if `word` is one of the English forms of an entry that renders
+    /// it in `lang` in other words: a name to translate, not one to keep in
+    /// Latin letters.
+    pub fn knows(&self, word: &str, lang: &str) -> bool {
+        self.entries.iter().any(|e| {
+            e.english.iter().any(|f| f == word) && e.renderings.get(lang).is_some_and(|r| find_word(r, word).is_none())
+        })
+    }
+
+    /// The Latin words of the renderings in `lang` of the names found in
+    /// `text`: names that the language's news keeps as the English writes
+    /// them ("Twitter", "Shiba Inu" in Russian), which decoding must then
+    /// let through.
+    pub fn latin_kept_in(&self, text: &str, lang: &str) -> Vec<String> {
+        let names = self.names_in(text, lang);
+        names.iter().flat_map(|n| crate::lang::latin_words_in(&n.target)).map(str::to_string).collect()
     }
 }
 
@@ -154,7 +166,12 @@ mod tests {
         let names = g.names_in("Putin met Xi Jinping in Beijing; Putinism is not a name.", "zh");
         let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.en.as_str(), n.target.as_str())).collect();
         assert_eq!(pairs, [("Putin", "普京"), ("Xi Jinping", "习近平"), ("Beijing", "北京")]);
-        assert!(g.knows("Beijing") && !g.knows("Tesla"));
+        assert!(g.knows("Beijing", "zh") && g.knows("Beijing", "ru") && !g.knows("Tesla", "zh"));
+        // Russian news keeps these in Latin letters; Chinese has no entry.
+        assert!(!g.knows("Twitter", "ru") && !g.knows("Twitter", "zh"));
+        let kept = g.latin_kept_in("Shiba Inu fell, Twitter users said in Beijing.", "ru");
+        assert_eq!(kept, ["Shiba", "Inu", "Twitter"]);
+        assert!(g.latin_kept_in("Shiba Inu fell, Twitter users said.", "zh").is_empty());
     }
 
     #[test]

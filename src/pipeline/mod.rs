@@ -582,7 +582,7 @@ impl BriefPipeline {
         self.llm()?;
         let LazyLlm::Loaded(llm) = &self.llm else { unreachable!("loaded above") };
         let tables = self.script_tables.get_or_insert_with(|| script::ScriptTables::new(llm.tokenizer()));
-        Ok(Some(Arc::new(tables.constraint(llm.tokenizer(), text, latin, &prompts.glossary))))
+        Ok(Some(Arc::new(tables.constraint(llm.tokenizer(), text, lang, latin, &prompts.glossary))))
     }
 
     /// Consecutive paragraph groups of `article`, each within the budget.

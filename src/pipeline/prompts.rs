@@ -188,8 +188,9 @@ pub enum LatinWords {
     /// Latin letters, so no English word is left untranslated.
     Names,
     /// Only the acronyms, codes and brand spellings of the English text
-    /// ("NATO", "G20", "EverGrow"; see `checks::brand_spelling`): other
-    /// names too are written in the target script.
+    /// ("NATO", "G20", "EverGrow"; see `checks::brand_spelling`), and names
+    /// the glossary renders in Latin letters ("Twitter"): other names too
+    /// are written in the target script.
     Acronyms,
 }
 

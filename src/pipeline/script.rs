@@ -52,18 +52,28 @@ impl ScriptTables {
         ScriptTables { latin, starts_cyrillic, ends: Arc::new(ends) }
     }
 
-    /// The constraint for a rendering of `source`: Latin letters only in
-    /// tokens that spell a word of `source` that `latin` lets stay in Latin
-    /// letters (and the prompt's tags), and never glued to a Cyrillic letter.
-    pub fn constraint(&self, tokenizer: &Tokenizer, source: &str, latin: LatinWords, glossary: &Glossary) -> KeptLatin {
+    /// The constraint for a rendering of `source` in `lang`: Latin letters
+    /// only in tokens that spell a word of `source` that `latin` lets stay
+    /// in Latin letters (and the prompt's tags), and never glued to a
+    /// Cyrillic letter.
+    pub fn constraint(
+        &self,
+        tokenizer: &Tokenizer,
+        source: &str,
+        lang: &str,
+        latin: LatinWords,
+        glossary: &Glossary,
+    ) -> KeptLatin {
+        let kept_by_glossary = glossary.latin_kept_in(source, lang);
         let keep = |w: &&str| match latin {
             LatinWords::Any => true,
             // The rule the `untranslated` check applies.
-            LatinWords::Names => checks::may_stay_latin(w, glossary),
+            LatinWords::Names => checks::may_stay_latin(w, lang, glossary),
             LatinWords::Acronyms => {
                 w.chars().any(|c| c.is_ascii_digit())
                     || w.chars().all(|c| !c.is_alphabetic() || c.is_uppercase())
                     || checks::brand_spelling(w)
+                    || kept_by_glossary.iter().any(|k| k == w)
             }
         };
         // The model may echo the prompt's tags (cleaned off afterwards);
