@@ -235,10 +235,7 @@ fn russian_decoding_lets_through_the_names_the_glossary_keeps_in_latin() {
     use polybrief::pipeline::prompts::LatinWords;
     use polybrief::pipeline::script::ScriptTables;
 
-    let path = common::model_path(common::FAST_MODEL);
-    let mut file = std::fs::File::open(&path).unwrap();
-    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
-    let tokenizer = polybrief::engine::tokenizer::Tokenizer::from_gguf(&content).unwrap();
+    let tokenizer = gguf_tokenizer(FAST_MODEL);
     let prompts = polybrief::pipeline::Prompts::load(None, None).unwrap();
     let tables = ScriptTables::new(&tokenizer);
     let source = "A video posted on Twitter in Dallas shows Shiba Inu traders.";

@@ -9,11 +9,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use candle_core::quantized::gguf_file::Content;
 use polybrief::engine::tokenizer::{Specials, TokenStream, Tokenizer};
 use serde_json::Value;
 
@@ -22,14 +20,7 @@ const FIXTURE: &str = "tests/fixtures/tokenizer/llama_cpp_ids.jsonl";
 /// Loaded once for all tests: reading the GGUF header and building the tokenizer take about a second.
 fn tokenizer() -> &'static Tokenizer {
     static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
-    TOKENIZER.get_or_init(load_tokenizer)
-}
-
-fn load_tokenizer() -> Tokenizer {
-    let path = common::model_path(common::FAST_MODEL);
-    let mut file = File::open(&path).unwrap();
-    let content = Content::read(&mut file).unwrap_or_else(|e| panic!("{} is not a readable GGUF: {e}", path.display()));
-    Tokenizer::from_gguf(&content).unwrap()
+    TOKENIZER.get_or_init(|| common::gguf_tokenizer(common::FAST_MODEL))
 }
 
 /// One fixture record with its text fetched.

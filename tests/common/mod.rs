@@ -66,3 +66,13 @@ pub fn model_path(id: &str) -> PathBuf {
         .primary()
         .to_path_buf()
 }
+
+/// The tokenizer of the cached model `id`, read from its GGUF header (the
+/// weights are not loaded).
+pub fn gguf_tokenizer(id: &str) -> polybrief::engine::Tokenizer {
+    let path = model_path(id);
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
+        .unwrap_or_else(|e| panic!("{} is not a readable GGUF: {e}", path.display()));
+    polybrief::engine::Tokenizer::from_gguf(&content).unwrap()
+}
