@@ -166,6 +166,14 @@ fn metadata_id(content: &Content, key: &str) -> Result<Option<u32>> {
 }
 
 impl Tokenizer {
+    /// Reads the tokenizer of the GGUF file at `path` from its header (the weights are not read).
+    pub fn from_gguf_file(path: &std::path::Path) -> Result<Self> {
+        let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let content =
+            Content::read(&mut file).with_context(|| format!("{} is not a readable GGUF file", path.display()))?;
+        Tokenizer::from_gguf(&content)
+    }
+
     /// Builds the tokenizer from GGUF metadata (`gguf_file::Content::read` reads only the header, quickly).
     pub fn from_gguf(content: &Content) -> Result<Self> {
         let model = metadata(content, "tokenizer.ggml.model")?.to_string()?;

@@ -70,9 +70,5 @@ pub fn model_path(id: &str) -> PathBuf {
 /// The tokenizer of the cached model `id`, read from its GGUF header (the
 /// weights are not loaded).
 pub fn gguf_tokenizer(id: &str) -> polybrief::engine::Tokenizer {
-    let path = model_path(id);
-    let mut file = std::fs::File::open(&path).unwrap();
-    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
-        .unwrap_or_else(|e| panic!("{} is not a readable GGUF: {e}", path.display()));
-    polybrief::engine::Tokenizer::from_gguf(&content).unwrap()
+    polybrief::engine::Tokenizer::from_gguf_file(&model_path(id)).unwrap_or_else(|e| panic!("{e:#}"))
 }

@@ -243,10 +243,7 @@ fn print_row(r: &Row) {
 /// The first `n` tokens of the benchmark prose (repeated if need be), from
 /// the model file's own tokenizer.
 fn bench_prompt(gguf: &Path, n: usize) -> anyhow::Result<Vec<u32>> {
-    let mut file = std::fs::File::open(gguf).with_context(|| format!("cannot open {}", gguf.display()))?;
-    let content = gguf_file::Content::read(&mut file)
-        .with_context(|| format!("{} is not a readable GGUF file", gguf.display()))?;
-    let tokenizer = Tokenizer::from_gguf(&content)?;
+    let tokenizer = Tokenizer::from_gguf_file(gguf)?;
     let text = tokenizer.encode(PROMPT_TEXT, false);
     anyhow::ensure!(!text.is_empty() && n > 0, "empty benchmark prompt");
     Ok(text.iter().copied().cycle().take(n).collect())
