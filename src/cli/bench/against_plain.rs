@@ -73,9 +73,15 @@ pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::
     std::fs::write(plain_dir.join("summarize.toml"), PLAIN_SUMMARIZE)?;
     std::fs::write(plain_dir.join("translate.toml"), PLAIN_TRANSLATE)?;
     let greedy = vec!["--beams".to_string(), "1".to_string()];
+    // The user's own prompts (flag, environment or config file) are the
+    // ones the default and greedy briefs are timed with.
+    let own_prompts: Vec<String> = match &config.prompts_dir {
+        Some(dir) => vec!["--prompts".to_string(), dir.display().to_string()],
+        None => Vec::new(),
+    };
     let variants = [
-        Variant { name: "default", before: Vec::new(), after: Vec::new() },
-        Variant { name: "--beams 1", before: Vec::new(), after: greedy.clone() },
+        Variant { name: "default", before: own_prompts.clone(), after: Vec::new() },
+        Variant { name: "--beams 1", before: own_prompts, after: greedy.clone() },
         Variant {
             name: "plain",
             before: vec!["--prompts".to_string(), plain_dir.display().to_string()],
@@ -132,6 +138,9 @@ fn measure(config: &Config, article: &Path, runs: usize, variants: &[Variant]) -
     }
     if let Some(threads) = config.threads {
         shared.extend(["--threads".to_string(), threads.to_string()]);
+    }
+    if let Some(glossary) = &config.glossary {
+        shared.extend(["--glossary".to_string(), glossary.display().to_string()]);
     }
     let brief = |v: &Variant| -> anyhow::Result<Run> {
         let mut cmd = Command::new(&exe);
