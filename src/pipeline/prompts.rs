@@ -134,13 +134,15 @@ impl TargetLanguage {
     }
 
     /// A rendering `text` in this language (`code`) of `source`, typeset as
-    /// the language writes it: its quotation marks, currencies named after
+    /// the language writes it: no full stop after a headline (in every
+    /// language), its quotation marks, currencies named after
     /// amounts and its `typography`; with the amounts that were put right
     /// ("300 亿 -> 3亿"), for the `numbers_kept` check to report.
     pub fn typeset(&self, text: &str, code: &str, source: &str) -> (String, Vec<String>) {
+        let text = typography::headline_stop(text, source);
         let mut text = match &self.quotes {
-            Some((open, close)) => typography::quotation_marks(text, open, close),
-            None => text.to_string(),
+            Some((open, close)) => typography::quotation_marks(&text, open, close),
+            None => text,
         };
         if !self.currencies.is_empty() {
             text = typography::name_currencies(&text, code, &self.currencies);
