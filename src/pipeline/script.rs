@@ -64,7 +64,11 @@ impl ScriptTables {
         latin: LatinWords,
         glossary: &Glossary,
     ) -> KeptLatin {
-        let kept_by_glossary = glossary.latin_kept_in(source, lang);
+        // Only the `acronyms` rule asks the glossary which names stay Latin.
+        let kept_by_glossary = match latin {
+            LatinWords::Acronyms => glossary.latin_kept_in(source, lang),
+            LatinWords::Any | LatinWords::Names => Vec::new(),
+        };
         let keep = |w: &&str| match latin {
             LatinWords::Any => true,
             // The rule the `untranslated` check applies.
