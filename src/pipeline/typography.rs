@@ -3,10 +3,10 @@
 //! [`TargetLanguage::typeset`](super::prompts::TargetLanguage::typeset)
 //! drops a full stop the English headline lacks ([`headline_stop`], in
 //! every language), then applies the steps that a language's options in
-//! `prompts/translate.toml` ask for: its quotation marks, currency names after amounts, and its
-//! [`Typography`] (Chinese: amounts at the scale of the English, no thousands
-//! separator under ten thousand; Russian: punctuation of quotations and
-//! dashes, numbers in spaced digit groups).
+//! `prompts/translate.toml` ask for: its quotation marks, currency names
+//! after amounts, and its [`Typography`] (Chinese: amounts at the scale of
+//! the English, no thousands separator under ten thousand; Russian:
+//! punctuation of quotations and dashes, numbers in spaced digit groups).
 //!
 //! Each step finds the spans to change in the text as it is and rewrites
 //! them in one pass (`replace_spans`).
