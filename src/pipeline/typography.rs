@@ -68,22 +68,19 @@ pub fn quotation_marks(text: &str, open: &str, close: &str) -> String {
 /// never (README, "Quality"). An ellipsis and an abbreviation's point
 /// ("в 2021 г.") stay.
 pub fn headline_stop(text: &str, source: &str) -> String {
-    let english_unstopped = source.trim_end().ends_with(|c: char| c.is_alphanumeric());
-    let Some(body) = text.strip_suffix('.').or_else(|| text.strip_suffix('。')) else {
-        return text.to_string();
-    };
+    let english_unstopped = source.trim_end().ends_with(char::is_alphanumeric);
+    let body = text.strip_suffix(['.', '。']).filter(|body| english_unstopped && !body.ends_with(['.', '。']));
+    let Some(body) = body else { return text.to_string() };
     let last_word = body.rsplit(|c: char| !c.is_alphabetic()).next().unwrap_or("");
-    let abbreviation = last_word.chars().count() == 1 || ABBREVIATIONS.contains(&last_word);
-    if english_unstopped && !body.ends_with(['.', '。']) && !abbreviation {
-        body.to_string()
-    } else {
-        text.to_string()
+    if last_word.chars().count() == 1 || RUSSIAN_ABBREVIATIONS.contains(&last_word) {
+        return text.to_string();
     }
+    body.to_string()
 }
 
 /// Words written with a point after them in Russian (г. for год, млн. in
 /// some styles): their point is not a full stop.
-const ABBREVIATIONS: &[&str] = &["гг", "млн", "млрд", "тыс", "руб", "долл", "др", "пр", "св"];
+const RUSSIAN_ABBREVIATIONS: &[&str] = &["гг", "млн", "млрд", "тыс", "руб", "долл", "др", "пр", "св"];
 
 /// `text`, a Russian rendering, punctuated as Russian writes quotations and
 /// dashes where the model followed the English: «Мы уйдём,» — сказал он as
