@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::sentences::sentences;
+use super::sentences::{ends_like_sentence, sentences};
 
 /// The rules file, embedded so the binary carries its own rules.
 const FURNITURE_TOML: &str = include_str!("furniture.toml");
@@ -218,11 +218,6 @@ fn word_count(s: &str) -> usize {
 
 fn has_sentence_punctuation(s: &str) -> bool {
     s.chars().any(|c| matches!(c, '.' | '!' | '?' | ';' | ',' | '"' | '“' | '”' | ':'))
-}
-
-fn ends_like_sentence(s: &str) -> bool {
-    let s = s.trim_end_matches(['"', '\'', '”', '’', ')', ']']);
-    s.ends_with(['.', '!', '?', '…', '。'])
 }
 
 /// A line that is certainly story text: long and ending like a sentence.

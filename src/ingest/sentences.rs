@@ -137,6 +137,13 @@ fn is_opener(c: char) -> bool {
     matches!(c, '"' | '\'' | '“' | '‘' | '(' | '[' | '«' | '「' | '『' | '（')
 }
 
+/// Whether `s` ends as a sentence does: a full stop, question or
+/// exclamation mark or ellipsis (English or Chinese), perhaps inside closing
+/// quotes or brackets (`He left."`). A headline does not.
+pub fn ends_like_sentence(s: &str) -> bool {
+    s.trim_end().trim_end_matches(is_closer).ends_with(['.', '!', '?', '…', '。', '！', '？'])
+}
+
 /// Sentences of one paragraph, trimmed, in order. Joined with single
 /// spaces they give back the paragraph with the whitespace between
 /// sentences normalised; no other character is lost.

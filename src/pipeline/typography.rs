@@ -17,6 +17,7 @@ use std::ops::Range;
 use serde::Deserialize;
 
 use super::amounts::{amounts, numbers, same_value, thousands_groups, Amount};
+use crate::ingest::sentences::ends_like_sentence;
 
 /// The rules of a language's writing that a rendering is set by, for what
 /// the model writes the English way (README, "Quality").
@@ -65,10 +66,11 @@ pub fn quotation_marks(text: &str, open: &str, close: &str) -> String {
 /// at its end when the English has none there: a headline ("Iowa Santa
 /// retires after 50 years") is one in every language, and the model ended
 /// 23 of the 31 WMT22 news headlines with one, their references almost
-/// never (README, "Quality"). An ellipsis and an abbreviation's point
-/// ("в 2021 г.") stay.
+/// never (README, "Quality"). "Has none" is [`ends_like_sentence`]'s
+/// test, so a headline ending in a quotation ('present "danger to life"')
+/// counts too. An ellipsis and an abbreviation's point ("в 2021 г.") stay.
 pub fn headline_stop(text: &str, source: &str) -> String {
-    let english_unstopped = source.trim_end().ends_with(char::is_alphanumeric);
+    let english_unstopped = !ends_like_sentence(source);
     let body = text.strip_suffix(['.', '。']).filter(|body| english_unstopped && !body.ends_with(['.', '。']));
     let Some(body) = body else { return text.to_string() };
     let last_word = body.rsplit(|c: char| !c.is_alphabetic()).next().unwrap_or("");
@@ -227,7 +229,12 @@ mod tests {
         assert_eq!(headline_stop("Он ушёл на пенсию…", "He retired..."), "Он ушёл на пенсию…");
         assert_eq!(headline_stop("Выборы в 2021 г.", "Elections in 2021"), "Выборы в 2021 г.");
         assert_eq!(headline_stop("Ожидание...", "Waiting"), "Ожидание...");
-        assert_eq!(headline_stop("«Мы уйдём».", "\"We will leave\""), "«Мы уйдём».");
+        assert_eq!(headline_stop("«Мы уйдём».", "\"We will leave.\""), "«Мы уйдём».");
+        // A headline ending in a quotation is still a headline.
+        assert_eq!(
+            headline_stop("Ветер «опасен для жизни».", "Winds present 'danger to life'"),
+            "Ветер «опасен для жизни»"
+        );
     }
 
     #[test]
