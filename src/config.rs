@@ -20,10 +20,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The settings after layering. Fields are public: this is plain data.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     /// Where verified model files are kept.
     pub cache_dir: PathBuf,
@@ -45,18 +45,39 @@ pub struct Config {
     pub translators: Vec<String>,
 }
 
+/// The environment variables [`Config::load`] reads.
+pub const ENV_VARS: &[&str] = &[
+    "POLYBRIEF_CONFIG",
+    "POLYBRIEF_CACHE",
+    "POLYBRIEF_OFFLINE",
+    "POLYBRIEF_MODEL",
+    "POLYBRIEF_THREADS",
+    "POLYBRIEF_PROMPTS",
+    "POLYBRIEF_GLOSSARY",
+    "POLYBRIEF_MODELS_DIR",
+];
+
 /// What the config file may hold.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileLayer {
+    #[serde(skip_serializing_if = "Option::is_none")]
     cache_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     offline: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     prompts_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     glossary: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     models_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     summarizer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     translators: Option<Vec<String>>,
 }
 
@@ -70,6 +91,7 @@ pub struct FlagLayer {
     pub threads: Option<usize>,
     pub prompts_dir: Option<PathBuf>,
     pub glossary: Option<PathBuf>,
+    pub models_dir: Option<PathBuf>,
     pub summarizer: Option<String>,
     /// Empty leaves the lower layers in force.
     pub translators: Vec<String>,
@@ -121,7 +143,7 @@ impl Config {
             threads: flags.threads.or(env_threads).or(file.threads),
             prompts_dir: flags.prompts_dir.clone().or_else(|| env("POLYBRIEF_PROMPTS")).or(file.prompts_dir),
             glossary: flags.glossary.clone().or_else(|| env("POLYBRIEF_GLOSSARY")).or(file.glossary),
-            models_dir: env("POLYBRIEF_MODELS_DIR").or(file.models_dir),
+            models_dir: flags.models_dir.clone().or_else(|| env("POLYBRIEF_MODELS_DIR")).or(file.models_dir),
             summarizer: flags.summarizer.clone().or(file.summarizer),
             translators: if flags.translators.is_empty() {
                 file.translators.unwrap_or_default()
@@ -129,6 +151,25 @@ impl Config {
                 flags.translators.clone()
             },
         })
+    }
+
+    /// These settings as a config file: a process started with `--config`
+    /// on it and without the [`ENV_VARS`] (which would override the file)
+    /// runs with exactly them. This is how `bench` starts the briefs it
+    /// times.
+    pub fn to_file_text(&self) -> anyhow::Result<String> {
+        let layer = FileLayer {
+            cache_dir: Some(self.cache_dir.clone()),
+            offline: Some(self.offline),
+            model: self.model.clone(),
+            threads: self.threads,
+            prompts_dir: self.prompts_dir.clone(),
+            glossary: self.glossary.clone(),
+            models_dir: self.models_dir.clone(),
+            summarizer: self.summarizer.clone(),
+            translators: Some(self.translators.clone()),
+        };
+        toml::to_string(&layer).context("cannot write the settings as TOML")
     }
 }
 
@@ -178,6 +219,29 @@ mod tests {
         let flags = FlagLayer { model: Some("from-flag".into()), ..Default::default() };
         let c = Config::load_with(&flags, &env).unwrap();
         assert_eq!(c.model.as_deref(), Some("from-flag"));
+    }
+
+    #[test]
+    fn settings_written_as_a_file_load_back_the_same() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("child.toml");
+        let full = Config {
+            cache_dir: "/cache".into(),
+            offline: true,
+            model: Some("m".into()),
+            threads: Some(3),
+            prompts_dir: Some("my prompts".into()),
+            glossary: Some("names.tsv".into()),
+            models_dir: Some("manifests".into()),
+            summarizer: Some("distilbart-cnn-12-6".into()),
+            translators: vec!["opus-mt-en-zh".into(), "opus-mt-en-ru".into()],
+        };
+        let sparse = Config { cache_dir: "/cache".into(), ..Default::default() };
+        for config in [full, sparse] {
+            std::fs::write(&file, config.to_file_text().unwrap()).unwrap();
+            let flags = FlagLayer { config: Some(file.clone()), ..Default::default() };
+            assert_eq!(Config::load_with(&flags, env_of(&[("HOME", "/home/u")])).unwrap(), config);
+        }
     }
 
     #[test]

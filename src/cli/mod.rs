@@ -54,6 +54,10 @@ struct GlobalArgs {
     /// built-in glossary (env POLYBRIEF_GLOSSARY).
     #[arg(long, global = true, value_name = "FILE")]
     glossary: Option<std::path::PathBuf>,
+    /// Folder of extra model manifests, `*.toml` beside the built-in ones
+    /// (env POLYBRIEF_MODELS_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    models_dir: Option<std::path::PathBuf>,
     /// Encoder-decoder model that writes the summaries instead of the chat
     /// model (e.g. distilbart-cnn-12-6, flan-t5-base).
     #[arg(long, global = true, value_name = "MODEL")]
@@ -113,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         threads: g.threads,
         prompts_dir: g.prompts,
         glossary: g.glossary,
+        models_dir: g.models_dir,
         summarizer: g.summarizer,
         translators: g.translators,
     })?;

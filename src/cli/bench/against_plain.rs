@@ -42,10 +42,11 @@ name = "Simplified Chinese"
 name = "Russian"
 "#;
 
-/// One way of briefing: its name and the arguments before and after `brief`.
+/// One way of briefing: its name, the settings its process runs with and
+/// the arguments after `brief`.
 struct Variant {
     name: &'static str,
-    before: Vec<String>,
+    config: Config,
     after: Vec<String>,
 }
 
@@ -68,27 +69,22 @@ struct BriefFigures<'a> {
 /// `json`: one object per brief and line; otherwise a table.
 pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!(article.is_file(), "no article at {} (give one with --article FILE)", article.display());
-    let plain_dir = std::env::temp_dir().join(format!("polybrief-plain-prompts-{}", std::process::id()));
+    let plain_dir = std::env::temp_dir().join(format!("polybrief-bench-{}", std::process::id()));
     std::fs::create_dir_all(&plain_dir).with_context(|| format!("cannot create {}", plain_dir.display()))?;
     std::fs::write(plain_dir.join("summarize.toml"), PLAIN_SUMMARIZE)?;
     std::fs::write(plain_dir.join("translate.toml"), PLAIN_TRANSLATE)?;
     let greedy = vec!["--beams".to_string(), "1".to_string()];
-    // The user's own prompts (flag, environment or config file) are the
-    // ones the default and greedy briefs are timed with.
-    let own_prompts: Vec<String> = match &config.prompts_dir {
-        Some(dir) => vec!["--prompts".to_string(), dir.display().to_string()],
-        None => Vec::new(),
-    };
+    // The default and greedy briefs run with the user's settings, however
+    // given (flags, environment, config file); plain with its own prompts
+    // and the chat model for every task.
+    let plain =
+        Config { prompts_dir: Some(plain_dir.clone()), summarizer: None, translators: Vec::new(), ..config.clone() };
     let variants = [
-        Variant { name: "default", before: own_prompts.clone(), after: Vec::new() },
-        Variant { name: "--beams 1", before: own_prompts, after: greedy.clone() },
-        Variant {
-            name: "plain",
-            before: vec!["--prompts".to_string(), plain_dir.display().to_string()],
-            after: greedy,
-        },
+        Variant { name: "default", config: config.clone(), after: Vec::new() },
+        Variant { name: "--beams 1", config: config.clone(), after: greedy.clone() },
+        Variant { name: "plain", config: plain, after: greedy },
     ];
-    let result = measure(config, article, runs, &variants);
+    let result = measure(&plain_dir, article, runs, &variants);
     let _ = std::fs::remove_dir_all(&plain_dir);
     let times = result?;
 
@@ -125,37 +121,34 @@ pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::
     Ok(())
 }
 
-/// Each variant's timed runs, after a warm-up run of each.
-fn measure(config: &Config, article: &Path, runs: usize, variants: &[Variant]) -> anyhow::Result<Vec<Vec<Run>>> {
+/// Each variant's timed runs, after a warm-up run of each. Each variant's
+/// settings go to its process as a config file written in `folder`, with
+/// the environment variables that would override it removed.
+fn measure(folder: &Path, article: &Path, runs: usize, variants: &[Variant]) -> anyhow::Result<Vec<Vec<Run>>> {
     let exe = std::env::current_exe().context("cannot find the polybrief executable")?;
-    let mut shared: Vec<String> = Vec::new();
-    if config.offline {
-        shared.push("--offline".to_string());
+    let mut config_files = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        let file = folder.join(format!("config-{i}.toml"));
+        std::fs::write(&file, v.config.to_file_text()?).with_context(|| format!("cannot write {}", file.display()))?;
+        config_files.push(file);
     }
-    shared.extend(["--cache-dir".to_string(), config.cache_dir.display().to_string()]);
-    if let Some(model) = &config.model {
-        shared.extend(["--model".to_string(), model.clone()]);
-    }
-    if let Some(threads) = config.threads {
-        shared.extend(["--threads".to_string(), threads.to_string()]);
-    }
-    if let Some(glossary) = &config.glossary {
-        shared.extend(["--glossary".to_string(), glossary.display().to_string()]);
-    }
-    let brief = |v: &Variant| -> anyhow::Result<Run> {
+    let brief = |v: &Variant, config_file: &Path| -> anyhow::Result<Run> {
         let mut cmd = Command::new(&exe);
-        cmd.args(&shared).args(&v.before).arg("brief").args(&v.after).arg(article);
+        for var in polybrief::config::ENV_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.arg("--config").arg(config_file).arg("brief").args(&v.after).arg(article);
         timed(cmd).with_context(|| format!("the {} brief failed", v.name))
     };
-    for v in variants {
+    for (v, file) in variants.iter().zip(&config_files) {
         eprintln!("bench: warm-up brief, {}", v.name);
-        brief(v)?;
+        brief(v, file)?;
     }
     let mut times: Vec<Vec<Run>> = variants.iter().map(|_| Vec::new()).collect();
     for run in 0..runs {
-        for (v, t) in variants.iter().zip(&mut times) {
+        for ((v, file), t) in variants.iter().zip(&config_files).zip(&mut times) {
             eprintln!("bench: run {}/{runs}, {}", run + 1, v.name);
-            t.push(brief(v)?);
+            t.push(brief(v, file)?);
         }
     }
     Ok(times)
