@@ -61,23 +61,14 @@ pub const ENV_VARS: &[&str] = &[
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct FileLayer {
-    #[serde(skip_serializing_if = "Option::is_none")]
     cache_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     offline: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     threads: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     prompts_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     glossary: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     models_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     summarizer: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     translators: Option<Vec<String>>,
 }
 
@@ -242,6 +233,20 @@ mod tests {
             let flags = FlagLayer { config: Some(file.clone()), ..Default::default() };
             assert_eq!(Config::load_with(&flags, env_of(&[("HOME", "/home/u")])).unwrap(), config);
         }
+    }
+
+    #[test]
+    fn every_polybrief_variable_read_is_listed() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let env = |k: &str| {
+            asked.borrow_mut().push(k.to_string());
+            (k == "HOME").then(|| PathBuf::from("/home/u"))
+        };
+        Config::load_with(&FlagLayer::default(), env).unwrap();
+        let ours: std::collections::BTreeSet<String> =
+            asked.into_inner().into_iter().filter(|k| k.starts_with("POLYBRIEF_")).collect();
+        let listed: std::collections::BTreeSet<String> = ENV_VARS.iter().map(|k| k.to_string()).collect();
+        assert_eq!(ours, listed);
     }
 
     #[test]
