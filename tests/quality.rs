@@ -27,8 +27,8 @@ use serde_json::Value;
 // the full runs). Russian examples as earlier turns (fifteenth session):
 // ru chrF 35.61 on these 40 (the full set rose, 41.19 to 41.64). Names
 // kept in Latin letters from the glossary (sixteenth session): 35.60 (the
-// full set 41.69 to 41.92). Ten names in the glossary (eighteenth session): 35.66
-// (the full set 41.92 to 42.08).
+// full set 41.69 to 41.92). Thirteen names in the glossary (eighteenth session):
+// 35.66 (the full set 41.92 to 42.11).
 const MIN_ROUGE1: f64 = 35.5;
 const MIN_ROUGE2: f64 = 11.0;
 const MIN_ROUGEL: f64 = 23.5;
