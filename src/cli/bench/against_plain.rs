@@ -69,23 +69,24 @@ struct BriefFigures<'a> {
 /// `json`: one object per brief and line; otherwise a table.
 pub fn run(config: &Config, article: &Path, runs: usize, json: bool) -> anyhow::Result<()> {
     anyhow::ensure!(article.is_file(), "no article at {} (give one with --article FILE)", article.display());
-    let plain_dir = std::env::temp_dir().join(format!("polybrief-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&plain_dir).with_context(|| format!("cannot create {}", plain_dir.display()))?;
-    std::fs::write(plain_dir.join("summarize.toml"), PLAIN_SUMMARIZE)?;
-    std::fs::write(plain_dir.join("translate.toml"), PLAIN_TRANSLATE)?;
+    // Holds the plain brief's prompts and each brief's config file.
+    let folder = std::env::temp_dir().join(format!("polybrief-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    std::fs::write(folder.join("summarize.toml"), PLAIN_SUMMARIZE)?;
+    std::fs::write(folder.join("translate.toml"), PLAIN_TRANSLATE)?;
     let greedy = vec!["--beams".to_string(), "1".to_string()];
     // The default and greedy briefs run with the user's settings, however
     // given (flags, environment, config file); plain with its own prompts
     // and the chat model for every task.
     let plain =
-        Config { prompts_dir: Some(plain_dir.clone()), summarizer: None, translators: Vec::new(), ..config.clone() };
+        Config { prompts_dir: Some(folder.clone()), summarizer: None, translators: Vec::new(), ..config.clone() };
     let variants = [
         Variant { name: "default", config: config.clone(), after: Vec::new() },
         Variant { name: "--beams 1", config: config.clone(), after: greedy.clone() },
         Variant { name: "plain", config: plain, after: greedy },
     ];
-    let result = measure(&plain_dir, article, runs, &variants);
-    let _ = std::fs::remove_dir_all(&plain_dir);
+    let result = measure(&folder, article, runs, &variants);
+    let _ = std::fs::remove_dir_all(&folder);
     let times = result?;
 
     let plain = super::median(times[2].iter().map(|r| r.seconds).collect());
