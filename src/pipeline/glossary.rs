@@ -98,8 +98,19 @@ impl Glossary {
     }
 
     /// The entries with a rendering in `lang` whose English form occurs in
-    /// `text` as whole words, in order of first occurrence; each once.
+    /// `text` as whole words, in order of first occurrence; each once. An
+    /// occurrence inside a longer name of the glossary does not count:
+    /// "Northern Ireland" is not Ireland, nor "New Mexico" Mexico.
     pub fn names_in(&self, text: &str, lang: &str) -> Vec<NameRendering> {
+        let spans: Vec<(usize, usize)> = self
+            .entries
+            .iter()
+            .flat_map(|e| &e.english)
+            .flat_map(|form| word_occurrences(text, form).map(move |at| (at, at + form.len())))
+            .collect();
+        let in_longer_name = |at: usize, len: usize| {
+            spans.iter().any(|&(start, end)| start <= at && at + len <= end && end - start > len)
+        };
         let mut found: Vec<(usize, NameRendering)> = Vec::new();
         // English forms taken by an earlier entry with this language.
         let mut claimed: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -112,7 +123,10 @@ impl Glossary {
             // The longest form that occurs, so "Vladimir Putin" wins over "Putin".
             let mut forms: Vec<&String> = entry.english.iter().collect();
             forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-            if let Some((at, form)) = forms.iter().find_map(|f| find_word(text, f).map(|at| (at, f))) {
+            let first = forms
+                .iter()
+                .find_map(|f| word_occurrences(text, f).find(|&at| !in_longer_name(at, f.len())).map(|at| (at, f)));
+            if let Some((at, form)) = first {
                 found.push((at, NameRendering { en: form.to_string(), target: target.clone() }));
             }
         }
@@ -125,7 +139,8 @@ impl Glossary {
     /// Latin letters.
     pub fn knows(&self, word: &str, lang: &str) -> bool {
         self.entries.iter().any(|e| {
-            e.english.iter().any(|f| f == word) && e.renderings.get(lang).is_some_and(|r| find_word(r, word).is_none())
+            e.english.iter().any(|f| f == word)
+                && e.renderings.get(lang).is_some_and(|r| word_occurrences(r, word).next().is_none())
         })
     }
 
@@ -139,21 +154,13 @@ impl Glossary {
     }
 }
 
-/// Byte offset of the first occurrence of `form` in `text` that is not part
+/// Byte offsets of the occurrences of `form` in `text` that are not part
 /// of a longer word.
-fn find_word(text: &str, form: &str) -> Option<usize> {
+fn word_occurrences<'t>(text: &'t str, form: &'t str) -> impl Iterator<Item = usize> + 't {
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
-    let mut from = 0;
-    while let Some(i) = text[from..].find(form) {
-        let at = from + i;
-        let before = text[..at].chars().next_back();
-        let after = text[at + form.len()..].chars().next();
-        if !is_word(before) && !is_word(after) {
-            return Some(at);
-        }
-        from = at + form.len();
-    }
-    None
+    text.match_indices(form)
+        .map(|(at, _)| at)
+        .filter(move |&at| !is_word(text[..at].chars().next_back()) && !is_word(text[at + form.len()..].chars().next()))
 }
 
 #[cfg(test)]
@@ -172,6 +179,19 @@ mod tests {
         let kept = g.latin_kept_in("Shiba Inu fell, Twitter users said in Beijing.", "ru");
         assert_eq!(kept, ["Shiba", "Inu", "Twitter"]);
         assert!(g.latin_kept_in("Shiba Inu fell, Twitter users said.", "zh").is_empty());
+    }
+
+    #[test]
+    fn a_name_inside_a_longer_name_is_not_found() {
+        let g = Glossary::parse("en\tzh\tru\nIreland\t爱尔兰\tИрландия\nNorthern Ireland\t\tСеверная Ирландия\nNew York\t纽约\tНью-Йорк\nNew York Times\t\tNew York Times\n", "g.tsv").unwrap();
+        let found =
+            |text: &str, lang: &str| -> Vec<String> { g.names_in(text, lang).into_iter().map(|n| n.target).collect() };
+        assert_eq!(found("Talks in Northern Ireland resumed.", "ru"), ["Северная Ирландия"]);
+        assert_eq!(found("Ireland and Northern Ireland met.", "ru"), ["Ирландия", "Северная Ирландия"]);
+        // In a language without the longer name's rendering, neither is listed.
+        assert!(found("Talks in Northern Ireland resumed.", "zh").is_empty());
+        assert!(found("The New York Times said so.", "zh").is_empty());
+        assert_eq!(found("The New York Times said so in New York.", "zh"), ["纽约"]);
     }
 
     #[test]
