@@ -102,31 +102,36 @@ impl Glossary {
     /// occurrence inside a longer name of the glossary does not count:
     /// "Northern Ireland" is not Ireland, nor "New Mexico" Mexico.
     pub fn names_in(&self, text: &str, lang: &str) -> Vec<NameRendering> {
-        let spans: Vec<(usize, usize)> = self
+        // Every whole-word occurrence of every English form, found once:
+        // (entry, form, byte offset).
+        let occurrences: Vec<(usize, &String, usize)> = self
             .entries
             .iter()
-            .flat_map(|e| &e.english)
-            .flat_map(|form| word_occurrences(text, form).map(move |at| (at, at + form.len())))
+            .enumerate()
+            .flat_map(|(i, e)| e.english.iter().map(move |form| (i, form)))
+            .flat_map(|(i, form)| word_occurrences(text, form).map(move |at| (i, form, at)))
             .collect();
         let in_longer_name = |at: usize, len: usize| {
-            spans.iter().any(|&(start, end)| start <= at && at + len <= end && end - start > len)
+            occurrences
+                .iter()
+                .any(|&(_, form, start)| start <= at && at + len <= start + form.len() && form.len() > len)
         };
         let mut found: Vec<(usize, NameRendering)> = Vec::new();
         // English forms taken by an earlier entry with this language.
         let mut claimed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for entry in &self.entries {
+        for (i, entry) in self.entries.iter().enumerate() {
             let Some(target) = entry.renderings.get(lang) else { continue };
             if entry.english.iter().any(|f| claimed.contains(f.as_str())) {
                 continue;
             }
             claimed.extend(entry.english.iter().map(String::as_str));
-            // The longest form that occurs, so "Vladimir Putin" wins over "Putin".
-            let mut forms: Vec<&String> = entry.english.iter().collect();
-            forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-            let first = forms
-                .iter()
-                .find_map(|f| word_occurrences(text, f).find(|&at| !in_longer_name(at, f.len())).map(|at| (at, f)));
-            if let Some((at, form)) = first {
+            // The longest form that occurs, so "Vladimir Putin" wins over
+            // "Putin"; among equally long ones, the entry's first.
+            let first =
+                occurrences.iter().filter(|&&(e, form, at)| e == i && !in_longer_name(at, form.len())).min_by_key(
+                    |&&(_, form, at)| (std::cmp::Reverse(form.len()), entry.english.iter().position(|f| f == form), at),
+                );
+            if let Some(&(_, form, at)) = first {
                 found.push((at, NameRendering { en: form.to_string(), target: target.clone() }));
             }
         }
